@@ -1,0 +1,32 @@
+//go:build darwin || netbsd || openbsd
+
+package sys
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Accept is plain accept(2); these systems have no accept4 in x/sys.
+var Accept = unix.Accept
+
+// AcceptNonblock accepts a connection and makes it non-blocking and close-on-exec.
+// Without accept4 the two steps are separate, so the accept runs under
+// syscall.ForkLock: a fork between them cannot leak the new fd into a child.
+func AcceptNonblock(fd int) (int, unix.Sockaddr, error) {
+	syscall.ForkLock.RLock()
+	nfd, sa, err := Accept(fd)
+	if err == nil {
+		unix.CloseOnExec(nfd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, nil, err
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		Close(nfd)
+		return -1, nil, err
+	}
+	return nfd, sa, nil
+}

@@ -1,0 +1,60 @@
+//go:build netbsd || openbsd
+
+package poller
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/sycamore-go/sycamore/internal/sys"
+)
+
+// kqueueWaker wakes a kqueue through a non-blocking pipe, for systems without
+// EVFILT_USER.
+type kqueueWaker struct{ r, w int }
+
+func (k *kqueueWaker) init(kq int) error {
+	var p [2]int
+	if err := sys.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return wrap("pipe", err)
+	}
+	k.r, k.w = p[0], p[1]
+	var kev [1]unix.Kevent_t
+	unix.SetKevent(&kev[0], k.r, unix.EVFILT_READ, unix.EV_ADD)
+	if _, err := sys.Kevent(kq, kev[:], nil, nil); err != nil {
+		k.close()
+		return wrap("kevent", err)
+	}
+	return nil
+}
+
+func (k *kqueueWaker) owns(kev *unix.Kevent_t) bool {
+	return kev.Filter == unix.EVFILT_READ && int(kev.Ident) == k.r
+}
+
+func (k *kqueueWaker) drain() {
+	var buf [64]byte
+	for {
+		if n, err := sys.Read(k.r, buf[:]); n <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+func (k *kqueueWaker) trigger(int) error {
+	for {
+		_, err := sys.WriteFile(k.w, []byte{1})
+		switch err {
+		case nil, unix.EAGAIN: // a full pipe already wakes the loop
+			return nil
+		case unix.EINTR:
+			continue
+		default:
+			return wrap("pipe write", err)
+		}
+	}
+}
+
+func (k *kqueueWaker) close() {
+	sys.Close(k.r)
+	sys.Close(k.w)
+}
