@@ -1,0 +1,11 @@
+package loop
+
+import "golang.org/x/sys/unix"
+
+// pinThread restricts the calling OS thread to one CPU. The caller has locked its
+// goroutine to the thread.
+func pinThread(cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	return unix.SchedSetaffinity(0, &set)
+}
