@@ -36,6 +36,7 @@ func (l *Loop) DispatchOnce(timeout time.Duration) error {
 	}
 	fired := l.runTimers(l.monotonic())
 	tasks := l.runTasks()
+	l.runRoundEnd()
 	l.closeReleased()
 	l.inRound = false
 	l.stats.round(n, fired, tasks, time.Since(l.roundTime))
@@ -48,7 +49,7 @@ func (l *Loop) DispatchOnce(timeout time.Duration) error {
 // waits for an unrelated event.
 func (l *Loop) waitTimeout(timeout time.Duration) time.Duration {
 	l.awake.Store(false)
-	if l.tasks.queued.Load() > 0 || l.stopping.Load() {
+	if l.tasks.queued.Load() > 0 || len(l.roundEnd) > 0 || l.stopping.Load() {
 		return 0
 	}
 	if next := l.nextTimer(l.monotonic()); next >= 0 && (timeout < 0 || next < timeout) {
@@ -127,6 +128,37 @@ func (l *Loop) runGuarded(t Target, f func()) {
 	f()
 }
 
+// AtRoundEnd arranges for r.OnRoundEnd to run once at the end of the current round,
+// after the tasks (or of the next round, when called outside one or from an
+// OnRoundEnd). The caller remembers that it asked; asking twice means two calls.
+// Loop goroutine only.
+func (l *Loop) AtRoundEnd(r RoundEnder) {
+	l.roundEnd = append(l.roundEnd, r)
+}
+
+// runRoundEnd calls the RoundEnders queued so far; those they queue wait for the
+// next round, so two targets that keep asking cannot hold the loop in one round.
+func (l *Loop) runRoundEnd() {
+	if len(l.roundEnd) == 0 {
+		return
+	}
+	batch := l.roundEnd
+	l.roundEnd = l.spareEnd[:0]
+	for i, r := range batch {
+		batch[i] = nil
+		if t, ok := r.(Target); ok {
+			l.runGuarded(t, r.OnRoundEnd)
+		} else {
+			l.runGuarded(nil, r.OnRoundEnd)
+		}
+	}
+	l.spareEnd = batch[:0]
+}
+
+// HandleError passes err to Config.OnError (by default, logs it). Targets use it
+// for errors and recovered panics they cannot return to anyone. Loop goroutine only.
+func (l *Loop) HandleError(t Target, err error) { l.reportError(t, err) }
+
 func (l *Loop) reportError(t Target, err error) {
 	if l.cfg.OnError != nil {
 		l.cfg.OnError(t, err)
@@ -197,6 +229,8 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	l.owner.Store(goroutineID())
 	defer l.owner.Store(0)
+	l.running.Store(true)
+	defer l.running.Store(false)
 	stopOnCancel := context.AfterFunc(ctx, l.Stop)
 	defer stopOnCancel()
 

@@ -54,6 +54,13 @@ type Finalizer interface {
 	Finalize(err error)
 }
 
+// RoundEnder is a target that asked, through AtRoundEnd, to be called once at the
+// end of the round: transport.Conn uses it to write in one syscall everything that
+// tasks, timers and other conns' handlers queued on it during the round.
+type RoundEnder interface {
+	OnRoundEnd()
+}
+
 // NoPin is the Config.CPU value that leaves the loop thread unpinned.
 const NoPin = -1
 
@@ -126,7 +133,9 @@ type Loop struct {
 	fdIndex  []int32 // fd → slot index + 1; 0 means no target
 	slots    []slot
 	released []int // fds to close at the end of the round
-	current  int   // fd whose handler is running, -1 between handlers
+	roundEnd []RoundEnder
+	spareEnd []RoundEnder
+	current  int // fd whose handler is running, -1 between handlers
 	inRound  bool
 
 	tasks taskQueue
@@ -141,8 +150,9 @@ type Loop struct {
 	epoch     time.Time
 	roundTime time.Time
 
-	owner atomic.Int64 // goroutine id of the loop goroutine, 0 when none
-	runMu sync.Mutex   // held by Run for its whole run; Close takes it to wait
+	owner   atomic.Int64 // goroutine id of the loop goroutine, 0 when none
+	running atomic.Bool  // Run is driving the loop
+	runMu   sync.Mutex   // held by Run for its whole run; Close takes it to wait
 	// closed is guarded by runMu; isClosed mirrors it for lock-free readers.
 	closed   bool
 	isClosed atomic.Bool
@@ -198,6 +208,9 @@ func (l *Loop) Now() time.Time { return l.roundTime }
 
 // monotonic returns nanoseconds since the loop was created, on the monotonic clock.
 func (l *Loop) monotonic() int64 { return int64(time.Since(l.epoch)) }
+
+// Running reports whether Run is driving the loop. Safe from any goroutine.
+func (l *Loop) Running() bool { return l.running.Load() }
 
 // InLoop reports whether the caller is the loop goroutine: the goroutine in Run, or
 // for a loop driven by hand, the first goroutine that called DispatchOnce. It costs

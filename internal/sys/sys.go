@@ -44,3 +44,10 @@ func Retry[T any](f func() (T, error)) (T, error) {
 		}
 	}
 }
+
+// Listener calls, and Open for the listener's spare fd.
+var (
+	Bind   = unix.Bind
+	Listen = unix.Listen
+	Open   = unix.Open
+)

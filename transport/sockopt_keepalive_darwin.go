@@ -1,0 +1,16 @@
+package transport
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/sycamore-go/sycamore/internal/sys"
+)
+
+// setKeepAlivePeriod sets the idle time before the first probe and between probes
+// (TCP_KEEPALIVE is darwin's name for TCP_KEEPIDLE).
+func setKeepAlivePeriod(fd, secs int) error {
+	if err := sys.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPALIVE, secs); err != nil {
+		return err
+	}
+	return sys.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs)
+}

@@ -1,0 +1,302 @@
+package transport
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/sycamore-go/sycamore/internal/bufpool"
+	"github.com/sycamore-go/sycamore/internal/sys"
+)
+
+// Write queues a copy of p. Inside this conn's handler the queue is flushed with
+// one syscall when the handler returns; anywhere else on the loop goroutine, at the
+// end of the round. It fails only on a closed conn or after CloseWrite. Loop
+// goroutine only.
+func (c *Conn) Write(p []byte) (int, error) {
+	if err := c.writeAllowed(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.enqueue(p)
+	c.flushLater()
+	return len(p), nil
+}
+
+// Writev queues copies of bufs, like one Write of their concatenation. Loop
+// goroutine only.
+func (c *Conn) Writev(bufs [][]byte) (int, error) {
+	if err := c.writeAllowed(); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	c.reserve(total)
+	for _, b := range bufs {
+		c.enqueue(b)
+	}
+	c.flushLater()
+	return total, nil
+}
+
+func (c *Conn) writeAllowed() error {
+	if c.state != Open && c.state != Connecting {
+		return ErrClosed
+	}
+	if c.flags&(writeShut|shutAfterFlush) != 0 {
+		return ErrWriteShut
+	}
+	return nil
+}
+
+// reserve makes room for n more queued bytes, dropping the written prefix.
+func (c *Conn) reserve(n int) {
+	if c.out == nil {
+		c.out = bufpool.Get(n)
+		return
+	}
+	buf := *c.out
+	if cap(buf)-len(buf) >= n {
+		return
+	}
+	if c.outOff > 0 && cap(buf)-(len(buf)-c.outOff) >= n {
+		*c.out = buf[:copy(buf, buf[c.outOff:])]
+		c.outOff = 0
+		return
+	}
+	nb := bufpool.Get(max(len(buf)-c.outOff+n, 2*cap(buf)))
+	*nb = append(*nb, buf[c.outOff:]...)
+	bufpool.Put(c.out)
+	c.out, c.outOff = nb, 0
+}
+
+func (c *Conn) enqueue(p []byte) {
+	c.reserve(len(p))
+	*c.out = append(*c.out, p...)
+	if c.extra != nil {
+		c.extra.queued += uint64(len(p))
+	}
+}
+
+// queuedBytes is how many bytes wait to be written.
+func (c *Conn) queuedBytes() int {
+	if c.out == nil {
+		return 0
+	}
+	return len(*c.out) - c.outOff
+}
+
+// flushLater makes sure a flush follows: when the running handler of this conn
+// returns, or at the end of the round.
+func (c *Conn) flushLater() {
+	if c.flags&inHandler == 0 && c.state != Connecting {
+		c.scheduleRoundEnd()
+	}
+}
+
+// Flush writes the queue now (one syscall) instead of when the handler returns.
+// What the socket does not take stays queued. It returns ErrClosed if the conn is
+// closed, including by an error found while writing. Loop goroutine only.
+func (c *Conn) Flush() error {
+	if c.state != Open && c.state != Closing {
+		return ErrClosed
+	}
+	if c.out != nil {
+		c.flush()
+	}
+	if c.state == Closed {
+		return ErrClosed
+	}
+	if c.flags&inHandler == 0 {
+		c.afterWrite()
+		c.syncInterest()
+	}
+	return nil
+}
+
+// flush makes one write(2) of the queue. On EAGAIN the bytes stay queued (settle
+// then arms write interest); on an error the conn closes with it.
+func (c *Conn) flush() {
+	n, err := writeFd(int(c.fd), (*c.out)[c.outOff:])
+	if err != nil && err != unix.EAGAIN {
+		c.fail("write", err)
+		return
+	}
+	if n <= 0 {
+		return
+	}
+	c.outOff += n
+	if c.outOff == len(*c.out) {
+		bufpool.Put(c.out)
+		c.out, c.outOff = nil, 0
+	}
+	c.wrote(n)
+}
+
+func writeFd(fd int, p []byte) (int, error) {
+	for {
+		n, err := sys.Write(fd, p)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// wrote accounts for n bytes that reached the kernel: idle clock, and the
+// AsyncWrite callbacks whose bytes are now all written.
+func (c *Conn) wrote(n int) {
+	x := c.extra
+	if x == nil {
+		return
+	}
+	if x.idle > 0 {
+		x.lastActive = c.l.Now()
+	}
+	x.written += uint64(n)
+	for len(x.pending) > 0 && x.pending[0].end <= x.written {
+		done := x.pending[0].done
+		x.pending[0] = completion{}
+		x.pending = x.pending[1:]
+		done(nil)
+	}
+}
+
+// afterWrite applies what depends on the queue's size: the water marks, and a
+// Close or CloseWrite that waited for the queue to drain.
+func (c *Conn) afterWrite() {
+	queued := c.queuedBytes()
+	if c.flags&waterPaused != 0 && queued < int(c.lowWater) {
+		c.flags &^= waterPaused
+		c.readResumed()
+	} else if c.highWater >= 0 && queued > int(c.highWater) {
+		c.flags |= waterPaused
+	}
+	if c.out != nil {
+		return
+	}
+	if c.state == Closing {
+		c.finish(nil)
+		return
+	}
+	if c.flags&shutAfterFlush != 0 {
+		c.flags = c.flags&^shutAfterFlush | writeShut
+		if err := sys.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
+			c.fail("shutdown", err)
+		}
+	}
+}
+
+// Send writes p at once with pike's semantics: it returns how many bytes the
+// socket took, or 0 (and a nil error) when it would block, in which case exactly
+// one OnWritable follows once the socket can take more. Bytes queued by Write go
+// first. An error closes the conn and is returned. Loop goroutine only.
+func (c *Conn) Send(p []byte) (int, error) {
+	switch {
+	case c.state == Connecting:
+		c.armWritable()
+		return 0, nil
+	case c.state != Open:
+		return 0, ErrClosed
+	case c.flags&(writeShut|shutAfterFlush) != 0:
+		return 0, ErrWriteShut
+	}
+	if c.out != nil {
+		c.flush()
+		if c.state == Closed {
+			return 0, ErrClosed
+		}
+		if c.out != nil {
+			c.armWritable()
+			return 0, nil
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, err := writeFd(int(c.fd), p)
+	switch {
+	case err == unix.EAGAIN:
+		c.armWritable()
+		return 0, nil
+	case err != nil:
+		return 0, c.fail("write", err)
+	}
+	if c.extra != nil {
+		c.extra.queued += uint64(n) // Send bypasses the queue: keep the offsets aligned
+	}
+	c.wrote(n)
+	return n, nil
+}
+
+// DeferWrite asks for exactly one OnWritable, the next time the socket can take
+// more bytes (pike's defer_write). Loop goroutine only.
+func (c *Conn) DeferWrite() error {
+	if c.state == Closed || c.state == Closing {
+		return ErrClosed
+	}
+	c.armWritable()
+	return nil
+}
+
+func (c *Conn) armWritable() {
+	c.flags |= wantWritable
+	c.syncLater()
+}
+
+// AsyncWrite queues p on the conn from any goroutine. done, if not nil, runs
+// exactly once on the loop goroutine: with nil once all of p is in the kernel's
+// send buffer, or with the error that closed the conn first. p must not be changed
+// until done runs (or, with a nil done, until the conn closes). If the loop has
+// stopped, done runs with ErrClosed before AsyncWrite returns ErrClosed. Safe from
+// any goroutine.
+func (c *Conn) AsyncWrite(p []byte, done func(error)) error {
+	err := c.l.Submit(func() { c.asyncWrite(p, done) })
+	if err != nil {
+		if done != nil {
+			done(ErrClosed)
+		}
+		return ErrClosed
+	}
+	return nil
+}
+
+func (c *Conn) asyncWrite(p []byte, done func(error)) {
+	if err := c.writeAllowed(); err != nil {
+		if done != nil {
+			done(err)
+		}
+		return
+	}
+	if done == nil {
+		c.Write(p)
+		return
+	}
+	x := c.more()
+	if len(x.pending) == 0 {
+		// Offsets count from here: everything queued before is "written" already as
+		// far as these callbacks are concerned.
+		x.queued, x.written = uint64(c.queuedBytes()), 0
+	}
+	c.Write(p)
+	x.pending = append(x.pending, completion{end: x.queued, done: done})
+	if len(p) == 0 && c.out == nil {
+		c.wrote(0)
+	}
+}
+
+// failPending runs every waiting AsyncWrite callback with err.
+func (c *Conn) failPending(err error) {
+	if c.extra == nil {
+		return
+	}
+	pending := c.extra.pending
+	c.extra.pending = nil
+	for _, p := range pending {
+		p.done(err)
+	}
+}
