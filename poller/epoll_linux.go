@@ -10,12 +10,17 @@ import (
 
 // Poller watches fds with epoll. See the package doc for the contract.
 type Poller struct {
-	epfd   int
-	wakeFd int // eventfd
-	wake   wakeState
-	raw    []unix.EpollEvent // kernel-side buffer, grown to len(events) of Wait
-	closed bool
+	epfd    int
+	wakeFd  int // eventfd
+	wake    wakeState
+	raw     []unix.EpollEvent // kernel-side buffer, grown to len(events) of Wait
+	ctlEv   unix.EpollEvent   // scratch for epoll_ctl, kept here so it does not escape
+	drainEv [8]byte           // scratch for the eventfd read
+	closed  bool              // loop-goroutine view; Wake uses wake.closed
 }
+
+// wakeOne is the eventfd increment Wake writes: the value 1 in host byte order.
+var wakeOne = func() (b [8]byte) { putUint64(b[:], 1); return }()
 
 // New creates an epoll instance and its eventfd wakeup, both close-on-exec.
 func New() (*Poller, error) {
@@ -76,11 +81,14 @@ func readyBits(e uint32) Ready {
 }
 
 func (p *Poller) ctl(op, fd int, in Interest) error {
+	if p.closed {
+		return ErrClosed
+	}
 	if err := checkInterest(in); err != nil {
 		return err
 	}
-	ev := unix.EpollEvent{Events: epollBits(in), Fd: int32(fd)}
-	if err := sys.EpollCtl(p.epfd, op, fd, &ev); err != nil {
+	p.ctlEv = unix.EpollEvent{Events: epollBits(in), Fd: int32(fd)}
+	if err := sys.EpollCtl(p.epfd, op, fd, &p.ctlEv); err != nil {
 		return wrap("epoll_ctl", err)
 	}
 	return nil
@@ -94,6 +102,9 @@ func (p *Poller) Modify(fd int, in Interest) error { return p.ctl(unix.EPOLL_CTL
 
 // Delete stops watching fd.
 func (p *Poller) Delete(fd int) error {
+	if p.closed {
+		return ErrClosed
+	}
 	if err := sys.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
 		return wrap("epoll_ctl", err)
 	}
@@ -134,8 +145,7 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 
 // drainWake resets the eventfd counter and re-opens the gate for the next Wake.
 func (p *Poller) drainWake() {
-	var buf [8]byte
-	sys.Read(p.wakeFd, buf[:])
+	sys.Read(p.wakeFd, p.drainEv[:])
 	p.wake.drained()
 }
 
@@ -144,17 +154,22 @@ func (p *Poller) Wake() error {
 	if !p.wake.shouldWrite() {
 		return nil
 	}
-	var one [8]byte // eventfd adds this host-order counter value
-	putUint64(one[:], 1)
+	err := p.wake.write(p.writeWake)
+	if err != nil {
+		p.wake.drained() // let the next Wake try again
+	}
+	return err
+}
+
+func (p *Poller) writeWake() error {
 	for {
-		_, err := sys.WriteFile(p.wakeFd, one[:])
+		_, err := sys.WriteFile(p.wakeFd, wakeOne[:])
 		switch err {
 		case nil, unix.EAGAIN: // EAGAIN: the counter is saturated, the loop is awake anyway
 			return nil
 		case unix.EINTR:
 			continue
 		default:
-			p.wake.drained()
 			return wrap("eventfd write", err)
 		}
 	}
@@ -162,17 +177,16 @@ func (p *Poller) Wake() error {
 
 // Close releases the epoll instance and the eventfd.
 func (p *Poller) Close() error {
-	if p.closed {
-		return ErrClosed
-	}
-	p.closed = true
-	err1 := sys.Close(p.wakeFd)
-	err2 := sys.Close(p.epfd)
-	if err1 != nil {
-		return wrap("close", err1)
-	}
-	if err2 != nil {
-		return wrap("close", err2)
-	}
-	return nil
+	return p.wake.close(func() error {
+		p.closed = true
+		err1 := sys.Close(p.wakeFd)
+		err2 := sys.Close(p.epfd)
+		if err1 != nil {
+			return wrap("close", err1)
+		}
+		if err2 != nil {
+			return wrap("close", err2)
+		}
+		return nil
+	})
 }

@@ -45,6 +45,9 @@ func filterFlags(on bool) int {
 
 // set registers both filters of fd, enabling the ones in asks for.
 func (p *Poller) set(fd int, in Interest) error {
+	if p.closed {
+		return ErrClosed
+	}
 	if err := checkInterest(in); err != nil {
 		return err
 	}
@@ -64,6 +67,9 @@ func (p *Poller) Modify(fd int, in Interest) error { return p.set(fd, in) }
 
 // Delete stops watching fd.
 func (p *Poller) Delete(fd int) error {
+	if p.closed {
+		return ErrClosed
+	}
 	unix.SetKevent(&p.changes[0], fd, unix.EVFILT_READ, unix.EV_DELETE)
 	unix.SetKevent(&p.changes[1], fd, unix.EVFILT_WRITE, unix.EV_DELETE)
 	if _, err := sys.Kevent(p.kq, p.changes[:], nil, nil); err != nil {
@@ -158,22 +164,21 @@ func (p *Poller) Wake() error {
 	if !p.wake.shouldWrite() {
 		return nil
 	}
-	if err := p.waker.trigger(p.kq); err != nil {
-		p.wake.drained()
-		return err
+	err := p.wake.write(func() error { return p.waker.trigger(p.kq) })
+	if err != nil {
+		p.wake.drained() // let the next Wake try again
 	}
-	return nil
+	return err
 }
 
 // Close releases the kqueue and the wakeup source.
 func (p *Poller) Close() error {
-	if p.closed {
-		return ErrClosed
-	}
-	p.closed = true
-	p.waker.close()
-	if err := sys.Close(p.kq); err != nil {
-		return wrap("close", err)
-	}
-	return nil
+	return p.wake.close(func() error {
+		p.closed = true
+		p.waker.close()
+		if err := sys.Close(p.kq); err != nil {
+			return wrap("close", err)
+		}
+		return nil
+	})
 }

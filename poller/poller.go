@@ -53,6 +53,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/atomic"
@@ -107,10 +108,36 @@ func checkInterest(in Interest) error {
 }
 
 // wakeState is the part of Wake that every backend shares: a flag that is set by
-// the first Wake of a burst and cleared when Wait drains the wakeup.
+// the first Wake of a burst and cleared when Wait drains the wakeup, and a lock
+// that keeps the one Wake that does reach the kernel from racing with Close (which
+// could otherwise write into a closed, reused fd).
 type wakeState struct {
 	pending atomic.Bool
 	writes  atomic.Uint64
+	mu      sync.Mutex // held while writing a wakeup, and by Close
+	closed  bool       // guarded by mu
+}
+
+// write runs the backend's wakeup write unless the poller is closed.
+func (w *wakeState) write(f func() error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	return f()
+}
+
+// close marks the poller closed for Wake and runs the backend's close under the
+// same lock.
+func (w *wakeState) close(f func() error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	w.closed = true
+	return f()
 }
 
 // shouldWrite reports whether this Wake is the first since the last drain and so

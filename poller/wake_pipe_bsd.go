@@ -10,7 +10,13 @@ import (
 
 // kqueueWaker wakes a kqueue through a non-blocking pipe, for systems without
 // EVFILT_USER.
-type kqueueWaker struct{ r, w int }
+type kqueueWaker struct {
+	r, w     int
+	drainBuf [64]byte
+}
+
+// wakeByte is what a wakeup writes into the pipe.
+var wakeByte = [1]byte{1}
 
 func (k *kqueueWaker) init(kq int) error {
 	var p [2]int
@@ -32,9 +38,8 @@ func (k *kqueueWaker) owns(kev *unix.Kevent_t) bool {
 }
 
 func (k *kqueueWaker) drain() {
-	var buf [64]byte
 	for {
-		if n, err := sys.Read(k.r, buf[:]); n <= 0 || err != nil {
+		if n, err := sys.Read(k.r, k.drainBuf[:]); n <= 0 || err != nil {
 			return
 		}
 	}
@@ -42,7 +47,7 @@ func (k *kqueueWaker) drain() {
 
 func (k *kqueueWaker) trigger(int) error {
 	for {
-		_, err := sys.WriteFile(k.w, []byte{1})
+		_, err := sys.WriteFile(k.w, wakeByte[:])
 		switch err {
 		case nil, unix.EAGAIN: // a full pipe already wakes the loop
 			return nil
