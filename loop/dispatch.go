@@ -30,15 +30,15 @@ func (l *Loop) DispatchOnce(timeout time.Duration) error {
 		return err
 	}
 	l.roundTime = time.Now()
-	l.inRound = true
+	l.dispatching = true
 	for i := 0; i < n; i++ {
 		l.dispatchEvent(l.events[i])
 	}
+	l.dispatching = false
+	l.closeReleased()
 	fired := l.runTimers(l.monotonic())
 	tasks := l.runTasks()
 	l.runRoundEnd()
-	l.closeReleased()
-	l.inRound = false
 	l.stats.round(n, fired, tasks, time.Since(l.roundTime))
 	return nil
 }
@@ -83,7 +83,12 @@ func (l *Loop) dispatchEvent(ev poller.Event) {
 	}
 	s = &l.slots[i]
 	if s.filters {
-		s.want = t.(Filterer).Filter()
+		want, ok := l.readFilter(t)
+		if !ok {
+			return // Filter panicked; the target is gone
+		}
+		s = &l.slots[i]
+		s.want = want
 		s.dirty = true
 	}
 	if s.dirty {
@@ -91,6 +96,17 @@ func (l *Loop) dispatchEvent(ev poller.Event) {
 			l.reportError(t, fmt.Errorf("loop: update interest of fd %d: %w", ev.Fd, err))
 		}
 	}
+}
+
+// readFilter calls t's Filter, treating a panic like a handler panic.
+func (l *Loop) readFilter(t Target) (in poller.Interest, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.targetPanicked(t, &PanicError{Value: r, Stack: debug.Stack()})
+			ok = false
+		}
+	}()
+	return t.(Filterer).Filter(), true
 }
 
 // deliver calls the handler, turning a panic into a *PanicError for OnError and
@@ -235,11 +251,19 @@ func (l *Loop) Run(ctx context.Context) error {
 	defer stopOnCancel()
 
 	err := Iterate(l, &Vars{Timeout: -1, Count: -1, Before: l.stopHook})
-	l.runTasks() // the ones Submit accepted before Stop
+	l.drainAtExit()
 	if err == nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return err
+}
+
+// drainAtExit runs, as one last round would, the tasks Submit accepted before Stop
+// and the round-end calls they (or the last round) asked for.
+func (l *Loop) drainAtExit() {
+	l.runTasks()
+	l.runRoundEnd()
+	l.runRoundEnd() // those queued by the first pass
 }
 
 func (l *Loop) stopHook(*Vars) error {
@@ -273,8 +297,7 @@ func (l *Loop) Close() error {
 	l.isClosed.Store(true)
 	l.owner.Store(goroutineID()) // the closing goroutine now acts as the loop goroutine
 	defer l.owner.Store(0)
-	l.runTasks()
-	l.inRound = true
+	l.drainAtExit()
 	for len(l.slots) > 0 {
 		t := l.slots[len(l.slots)-1].t
 		if f, ok := t.(Finalizer); ok {
@@ -284,9 +307,11 @@ func (l *Loop) Close() error {
 			l.Release(t)
 		}
 	}
-	l.closeReleased()
-	l.inRound = false
+	for _, t := range l.timers {
+		t.index = -1 // so a later Stop or Reset finds it not pending
+	}
 	l.timers = nil
+	l.stats.timers.Store(0)
 	var err error
 	l.tasks.locked(func() { err = l.p.Close() })
 	return err

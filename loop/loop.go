@@ -132,11 +132,13 @@ type Loop struct {
 
 	fdIndex  []int32 // fd → slot index + 1; 0 means no target
 	slots    []slot
-	released []int // fds to close at the end of the round
+	released []int // fds released during event dispatch, closed after it
 	roundEnd []RoundEnder
 	spareEnd []RoundEnder
 	current  int // fd whose handler is running, -1 between handlers
-	inRound  bool
+	// dispatching is true while the batch's events are being delivered: fds
+	// released then are closed only after the whole batch.
+	dispatching bool
 
 	tasks taskQueue
 	// awake is false only while the loop goroutine is (about to be) blocked in Wait.

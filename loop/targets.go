@@ -134,9 +134,10 @@ func (l *Loop) Unregister(t Target) error {
 	return l.drop(i)
 }
 
-// Release unregisters t and closes its fd at the end of the current round (at once
-// when called outside a round). Deferring the close keeps the fd number from being
-// reused while events for it may still be in the batch. Loop goroutine only.
+// Release unregisters t and closes its fd: at once, or, when called while the
+// round's events are being dispatched, as soon as the whole batch has been. Deferring
+// the close keeps the fd number from being reused while events for it may still be
+// in the batch. Loop goroutine only.
 func (l *Loop) Release(t Target) error {
 	i := l.slotOf(t)
 	if i < 0 {
@@ -144,7 +145,7 @@ func (l *Loop) Release(t Target) error {
 	}
 	fd := int(l.slots[i].fd)
 	err := l.drop(i)
-	if l.inRound {
+	if l.dispatching {
 		l.released = append(l.released, fd)
 	} else {
 		sys.Close(fd)
@@ -175,7 +176,7 @@ func (l *Loop) drop(i int) error {
 	return err
 }
 
-// closeReleased closes the fds released during the round.
+// closeReleased closes the fds released during event dispatch.
 func (l *Loop) closeReleased() {
 	for i, fd := range l.released {
 		sys.Close(fd)

@@ -1,0 +1,418 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sycamore-go/sycamore/internal/testutil"
+	"github.com/sycamore-go/sycamore/loop"
+	"github.com/sycamore-go/sycamore/poller"
+	"github.com/sycamore-go/sycamore/transport"
+)
+
+// aWait bounds every wait for an event in these tests. It is generous because the
+// race detector on two cores is slow; a passing test never waits this long.
+const aWait = 5 * time.Second
+
+// aStartLoop creates an unpinned loop and runs it in a goroutine of its own. When
+// the test ends the loop is stopped, Run is awaited (bounded) and the loop closed.
+// Errors the loop reports go to the test log unless cfg has its own OnError.
+func aStartLoop(t testing.TB, cfg loop.Config) *loop.Loop {
+	t.Helper()
+	cfg.CPU = loop.NoPin
+	if cfg.OnError == nil {
+		cfg.OnError = func(tg loop.Target, err error) { t.Logf("loop OnError(%T): %v", tg, err) }
+	}
+	l, err := loop.New(cfg)
+	if err != nil {
+		t.Fatalf("loop.New: %v", err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- l.Run(context.Background()) }()
+	t.Cleanup(func() {
+		l.Stop()
+		select {
+		case err := <-ran:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(aWait):
+			t.Errorf("Run did not return within %v of Stop", aWait)
+			return
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("loop Close: %v", err)
+		}
+	})
+	return l
+}
+
+// aOnLoop runs f on l's goroutine and waits (bounded) until it has returned.
+func aOnLoop(t testing.TB, l *loop.Loop, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	if err := l.Submit(func() { defer close(done); f() }); err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	testutil.Recv(t, done, aWait, "a task on the loop")
+}
+
+// aListen opens a TCP listener on a kernel-chosen loopback port, closed when the
+// test ends.
+func aListen(t testing.TB) *transport.Listener {
+	t.Helper()
+	ln, err := transport.Listen("tcp", "127.0.0.1:0", transport.ListenConfig{ReuseAddr: true})
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := ln.Close(); err != nil && !errors.Is(err, transport.ErrClosed) {
+			t.Errorf("Listener Close: %v", err)
+		}
+	})
+	return ln
+}
+
+// aServe opens a loopback listener and serves it on the running loop l with h.
+func aServe(t testing.TB, l *loop.Loop, h transport.Handler, cfg transport.Config) *transport.Listener {
+	t.Helper()
+	ln := aListen(t)
+	var err error
+	aOnLoop(t, l, func() { err = ln.Serve(l, h, cfg) })
+	if err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	return ln
+}
+
+// aDial connects to addr with a deadline on every operation; the conn is closed
+// when the test ends.
+func aDial(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, aWait)
+	if err != nil {
+		t.Fatalf("Dial %s: %v", addr, err)
+	}
+	c.SetDeadline(time.Now().Add(4 * aWait))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// aExpectEcho writes msg on c and fails the test unless the same bytes come back.
+func aExpectEcho(t testing.TB, c net.Conn, msg string) {
+	t.Helper()
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatalf("client write: %v", err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("client read of the echo of %q: %v", msg, err)
+	}
+	if string(got) != msg {
+		t.Fatalf("echo: got %q, want %q", got, msg)
+	}
+}
+
+// aExpectClosed fails the test unless a read on c ends with EOF or a reset (not a
+// timeout): the server closed the connection.
+func aExpectClosed(t testing.TB, c net.Conn, what string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(aWait))
+	var buf [64]byte
+	for {
+		n, err := c.Read(buf[:])
+		if n > 0 {
+			continue
+		}
+		if err == io.EOF || errors.Is(err, syscall.ECONNRESET) {
+			return
+		}
+		t.Fatalf("%s: read returned %d, %v; want EOF or a reset", what, n, err)
+	}
+}
+
+// aFuncs is a Handler made of optional functions.
+type aFuncs struct {
+	open  func(c *transport.Conn)
+	data  func(c *transport.Conn)
+	close func(c *transport.Conn, err error)
+}
+
+func (h *aFuncs) OnOpen(c *transport.Conn) {
+	if h.open != nil {
+		h.open(c)
+	}
+}
+
+func (h *aFuncs) OnData(c *transport.Conn) {
+	if h.data != nil {
+		h.data(c)
+	}
+}
+
+func (h *aFuncs) OnWritable(*transport.Conn) {}
+
+func (h *aFuncs) OnClose(c *transport.Conn, err error) {
+	if h.close != nil {
+		h.close(c, err)
+	}
+}
+
+// aSink discards what it reads.
+type aSink struct{ transport.BaseHandler }
+
+func (aSink) OnData(c *transport.Conn) { c.Discard(c.Buffered()) }
+
+// aBlockAtRoundEnd is a loop.RoundEnder that, once until says so, holds the loop
+// inside the end of its round: after the round's events and tasks, before the fds
+// released during the round are closed.
+type aBlockAtRoundEnd struct {
+	l       *loop.Loop
+	until   func() bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *aBlockAtRoundEnd) OnRoundEnd() {
+	if !b.until() {
+		b.l.AtRoundEnd(b) // ask again at the end of the next round
+		return
+	}
+	close(b.entered)
+	select {
+	case <-b.release:
+	case <-time.After(aWait):
+	}
+}
+
+func TestListenerCloseFromOtherGoroutineReturnsAfterFdReleased(t *testing.T) {
+	l := aStartLoop(t, loop.Config{})
+	ln := aServe(t, l, aEcho{}, transport.Config{})
+	addr := ln.Addr().String()
+	aExpectEcho(t, aDial(t, addr), "before close")
+
+	// Hold the loop at the end of the round in which the listener is closed, after
+	// the close task has run but before the round closes released fds. A Close that
+	// returns here returns before the listening socket is gone.
+	blocker := &aBlockAtRoundEnd{
+		l:       l,
+		until:   func() bool { return l.Interest(ln) == 0 }, // unregistered: the close task ran
+		entered: make(chan struct{}),
+		release: make(chan struct{}),
+	}
+	aOnLoop(t, l, func() { l.AtRoundEnd(blocker) })
+	closed := make(chan error, 1)
+	go func() { closed <- ln.Close() }()
+	testutil.Recv(t, blocker.entered, aWait, "the round in which the listener closes")
+
+	select {
+	case err := <-closed:
+		// Close returned while the round is still running: that is fine only if the
+		// listening socket is already gone.
+		c, dialErr := net.DialTimeout("tcp", addr, time.Second)
+		if dialErr == nil {
+			c.Close()
+		}
+		close(blocker.release)
+		if err != nil || !errors.Is(dialErr, syscall.ECONNREFUSED) {
+			t.Errorf("Listener.Close (err %v) returned before the listening fd was closed: "+
+				"a Dial after Close got err %v, want connection refused", err, dialErr)
+		}
+		return
+	case <-time.After(300 * time.Millisecond):
+		// Close is still waiting, as it should while the fd is open.
+	}
+	close(blocker.release)
+	if err := testutil.Recv(t, closed, aWait, "Listener.Close"); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		c.Close()
+		t.Fatal("Dial after Close connected; want connection refused")
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Dial after Close: %v, want connection refused", err)
+	}
+}
+
+func TestListenerCloseTwiceReturnsErrClosed(t *testing.T) {
+	l := aStartLoop(t, loop.Config{})
+	ln := aServe(t, l, aEcho{}, transport.Config{})
+	closed := make(chan error, 1)
+	go func() { closed <- ln.Close() }() // from a goroutine that is not the loop's
+	if err := testutil.Recv(t, closed, aWait, "Listener.Close"); err != nil {
+		t.Fatalf("first Close: %v", err)
+	}
+	if err := ln.Close(); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("second Close: %v, want ErrClosed", err)
+	}
+	var onLoop error
+	aOnLoop(t, l, func() { onLoop = ln.Close() })
+	if !errors.Is(onLoop, transport.ErrClosed) {
+		t.Fatalf("third Close, on the loop: %v, want ErrClosed", onLoop)
+	}
+}
+
+func TestListenerServeTwiceFails(t *testing.T) {
+	l := aStartLoop(t, loop.Config{})
+	ln := aServe(t, l, aEcho{}, transport.Config{})
+	other := aStartLoop(t, loop.Config{})
+	var again, elsewhere error
+	aOnLoop(t, l, func() { again = ln.Serve(l, aEcho{}, transport.Config{}) })
+	aOnLoop(t, other, func() { elsewhere = ln.Serve(other, aEcho{}, transport.Config{}) })
+	if again == nil {
+		t.Error("second Serve on the same loop succeeded; want an error")
+	}
+	if elsewhere == nil {
+		t.Error("second Serve on another loop succeeded; want an error")
+	}
+	aExpectEcho(t, aDial(t, ln.Addr().String()), "still served")
+}
+
+func TestListenerServeAfterCloseReturnsErrClosed(t *testing.T) {
+	l := aStartLoop(t, loop.Config{})
+	ln := aListen(t)
+	if err := ln.Close(); err != nil {
+		t.Fatalf("Close of an unserved listener: %v", err)
+	}
+	var err error
+	aOnLoop(t, l, func() { err = ln.Serve(l, aEcho{}, transport.Config{}) })
+	if !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("Serve after Close: %v, want ErrClosed", err)
+	}
+	if err := ln.Serve(l, nil, transport.Config{}); err == nil {
+		t.Fatal("Serve with a nil Handler succeeded")
+	}
+}
+
+func TestListenerCloseRemovesUnixSocketPath(t *testing.T) {
+	l := aStartLoop(t, loop.Config{})
+	for _, served := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "s.sock")
+		ln, err := transport.Listen("unix", path, transport.ListenConfig{})
+		if err != nil {
+			t.Fatalf("Listen unix: %v", err)
+		}
+		if _, err := os.Stat(path); err != nil {
+			ln.Close()
+			t.Fatalf("socket path after Listen: %v", err)
+		}
+		if served {
+			var serveErr error
+			aOnLoop(t, l, func() { serveErr = ln.Serve(l, aEcho{}, transport.Config{}) })
+			if serveErr != nil {
+				ln.Close()
+				t.Fatalf("Serve: %v", serveErr)
+			}
+			c, err := net.DialTimeout("unix", path, aWait)
+			if err != nil {
+				ln.Close()
+				t.Fatalf("Dial unix: %v", err)
+			}
+			c.SetDeadline(time.Now().Add(aWait))
+			aExpectEcho(t, c, "over a unix socket")
+			c.Close()
+		}
+		if err := ln.Close(); err != nil {
+			t.Fatalf("Close (served %v): %v", served, err)
+		}
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("served %v: socket path after Close: Stat err %v, want not exist", served, err)
+		}
+	}
+}
+
+func TestListenerReusePortLetsTwoListenersBindOnePort(t *testing.T) {
+	first, err := transport.Listen("tcp", "127.0.0.1:0", transport.ListenConfig{ReusePort: true})
+	if err != nil {
+		t.Fatalf("first Listen: %v", err)
+	}
+	defer first.Close()
+	addr := first.Addr().String()
+	second, err := transport.Listen("tcp", addr, transport.ListenConfig{ReusePort: true})
+	if err != nil {
+		t.Fatalf("second Listen on %s with ReusePort: %v", addr, err)
+	}
+	defer second.Close()
+	if second.Addr().String() != addr {
+		t.Errorf("second listener bound %v, want %s", second.Addr(), addr)
+	}
+	// Without SO_REUSEPORT the port is taken.
+	if third, err := transport.Listen("tcp", addr, transport.ListenConfig{}); err == nil {
+		third.Close()
+		t.Errorf("a third Listen on %s without ReusePort succeeded; want EADDRINUSE", addr)
+	} else if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("third Listen: %v, want EADDRINUSE", err)
+	}
+}
+
+func TestListenerAddrReportsKernelChosenPort(t *testing.T) {
+	l := aStartLoop(t, loop.Config{})
+	ln := aServe(t, l, aEcho{}, transport.Config{})
+	a, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("Addr is %T, want *net.TCPAddr", ln.Addr())
+	}
+	if a.Port == 0 || !a.IP.Equal(net.IPv4(127, 0, 0, 1)) {
+		t.Fatalf("Addr %v: want 127.0.0.1 and a non-zero port", a)
+	}
+	aExpectEcho(t, aDial(t, a.String()), "to the reported port")
+}
+
+func TestListenerDualStackAcceptsIPv4Client(t *testing.T) {
+	ln, err := transport.Listen("tcp", ":0", transport.ListenConfig{ReuseAddr: true})
+	if errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL) {
+		t.Skipf("no IPv6 here: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("Listen tcp :0: %v", err)
+	}
+	l := aStartLoop(t, loop.Config{})
+	t.Cleanup(func() { ln.Close() })
+	var serveErr error
+	aOnLoop(t, l, func() { serveErr = ln.Serve(l, aEcho{}, transport.Config{}) })
+	if serveErr != nil {
+		t.Fatalf("Serve: %v", serveErr)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if port == 0 {
+		t.Fatalf("Addr %v has port 0", ln.Addr())
+	}
+	aExpectEcho(t, aDial(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))), "IPv4 to a dual-stack listener")
+}
+
+func TestListenBadNetworkReturnsErrNetwork(t *testing.T) {
+	for _, network := range []string{"udp", "ip4", "unixgram", ""} {
+		ln, err := transport.Listen(network, "127.0.0.1:0", transport.ListenConfig{})
+		if err == nil {
+			ln.Close()
+			t.Errorf("Listen(%q) succeeded", network)
+			continue
+		}
+		if !errors.Is(err, transport.ErrNetwork) {
+			t.Errorf("Listen(%q): %v, want ErrNetwork", network, err)
+		}
+	}
+}
+
+// aQuietTarget is a loop target on a socket that never has anything to read: every
+// event it gets is a stale one meant for another fd.
+type aQuietTarget struct {
+	fd     int
+	events []poller.Event
+}
+
+func (q *aQuietTarget) Fd() int                     { return q.fd }
+func (q *aQuietTarget) HandleEvent(ev poller.Event) { q.events = append(q.events, ev) }
+func (q *aQuietTarget) String() string              { return "quiet fd " + strconv.Itoa(q.fd) }
+
+var _ loop.Target = (*aQuietTarget)(nil)
