@@ -261,8 +261,10 @@ func (c *Conn) readInto() (int, error) {
 		c.view = rb[:left+n]
 		return n, nil
 	}
-	// A large partial message: grow the conn's buffer and read straight into it.
-	buf := *c.in
+	// A large partial message: move it to the front of the conn's own buffer (the
+	// view may have advanced, and *c.in's length is stale after earlier reads),
+	// grow the buffer if little room is left, and read straight into it.
+	buf := (*c.in)[:cap(*c.in)]
 	buf = buf[:copy(buf, c.view)]
 	*c.in = buf
 	if cap(buf)-len(buf) < len(rb)/2 {
