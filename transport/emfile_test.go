@@ -1,3 +1,8 @@
+//go:build linux
+
+// Linux only: these tests read kernel queue sizes (SIOCINQ, SIOCOUTQ), fake accept4
+// through the syscall seam, or make sockets with SOCK_CLOEXEC/SOCK_NONBLOCK flags.
+
 package transport_test
 
 import (
