@@ -1,4 +1,4 @@
-//go:build dragonfly || freebsd || netbsd || openbsd
+//go:build linux || dragonfly || freebsd || netbsd || openbsd
 
 package sys
 
@@ -9,9 +9,12 @@ import (
 )
 
 // Write writes to a socket with MSG_NOSIGNAL, so a write to a reset connection
-// returns EPIPE instead of raising SIGPIPE.
+// returns EPIPE instead of raising SIGPIPE. Use WriteFile for fds that are not
+// sockets.
 var Write = sendNoSignal
 
+// sendNoSignal is send(2) with MSG_NOSIGNAL. x/sys's Sendto does not return the
+// byte count, so this is the raw call.
 func sendNoSignal(fd int, p []byte) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
@@ -25,5 +28,5 @@ func sendNoSignal(fd int, p []byte) (int, error) {
 	return int(n), nil
 }
 
-// NoSigpipe is a no-op here: every socket write already passes MSG_NOSIGNAL.
+// NoSigpipe does nothing here: every socket write already passes MSG_NOSIGNAL.
 func NoSigpipe(fd int) error { return nil }
