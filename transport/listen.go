@@ -167,6 +167,9 @@ func (ln *Listener) HandleEvent(poller.Event) {
 		switch err {
 		case nil:
 			ln.accepted(fd, sa)
+			if ln.released {
+				return // closed by the new conn's OnOpen: accept no more
+			}
 			continue
 		case unix.EAGAIN:
 			return

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -416,3 +418,58 @@ func (q *aQuietTarget) HandleEvent(ev poller.Event) { q.events = append(q.events
 func (q *aQuietTarget) String() string              { return "quiet fd " + strconv.Itoa(q.fd) }
 
 var _ loop.Target = (*aQuietTarget)(nil)
+
+// closeListenerOnOpen closes its listener from the first OnOpen.
+type closeListenerOnOpen struct {
+	transport.BaseHandler
+	ln     *transport.Listener
+	opened *atomic.Int32
+}
+
+func (h closeListenerOnOpen) OnOpen(c *transport.Conn) {
+	if h.opened.Add(1) == 1 {
+		h.ln.Close()
+	}
+}
+
+// A listener closed by a conn's OnOpen, in the middle of an accept burst, accepts
+// nothing more, although its fd stays open until the batch ends.
+func TestListenerClosedInOnOpenStopsAcceptBurst(t *testing.T) {
+	l := aStartLoop(t, loop.Config{})
+	ln, err := transport.Listen("tcp", "127.0.0.1:0", transport.ListenConfig{ReuseAddr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened atomic.Int32
+	// Hold the loop while three clients connect, so all three wait in the backlog
+	// for one accept burst.
+	hold, held := make(chan struct{}), make(chan struct{})
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(hold) }) }) // runs before the loop's cleanup
+	aOnLoop(t, l, func() {
+		if err := ln.Serve(l, closeListenerOnOpen{ln: ln, opened: &opened}, transport.Config{}); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := l.Submit(func() { close(held); <-hold }); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Recv(t, held, aWait, "the loop to be held")
+	var clients []net.Conn
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), aWait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	release.Do(func() { close(hold) })
+	testutil.Eventually(t, aWait, func() bool { return opened.Load() >= 1 }, "the first OnOpen")
+	aOnLoop(t, l, func() {}) // a full round after the burst
+	if n := opened.Load(); n != 1 {
+		t.Fatalf("%d conns opened, want 1: the listener kept accepting after Close", n)
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+}
