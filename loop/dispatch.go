@@ -12,9 +12,9 @@ import (
 )
 
 // DispatchOnce runs one round: wait up to timeout for events (less if a timer is
-// due sooner, zero if tasks are queued), deliver each event to its target, run the
-// due timers, run the tasks submitted so far, and close the fds released during the
-// round. A negative timeout waits until an event, a timer or a Submit. Loop
+// due sooner, zero if tasks are queued), deliver each event to its target, close
+// the fds released while doing so, run the due timers, run the tasks submitted so
+// far, then the round-end calls (AtRoundEnd). A negative timeout waits until an event, a timer or a Submit. Loop
 // goroutine only; the first goroutine to call it becomes the loop goroutine of a
 // loop that is not running under Run.
 func (l *Loop) DispatchOnce(timeout time.Duration) error {

@@ -405,3 +405,52 @@ func TestOneFirehoseConnDoesNotStarvePings(t *testing.T) {
 		t.Errorf("slowest ping took %v, want <= %v: the firehose starved the other conns", worst, pingBound)
 	}
 }
+
+// bigWriter queues size bytes in OnOpen on a conn with a small send buffer.
+type bigWriter struct {
+	transport.BaseHandler
+	size int
+}
+
+func (h bigWriter) OnOpen(c *transport.Conn) {
+	unix.SetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF, 16<<10)
+	c.Write(bytes.Repeat([]byte{'x'}, h.size))
+}
+
+// A conn whose queue is larger than the kernel will take writes once per Writable
+// event: after a short write it does not try again in the same handler call, where
+// the kernel could only answer EAGAIN. Writes that return EAGAIN therefore stay
+// rare (spurious Writable events only), instead of one per short write.
+func TestBlockedQueueIsNotRewrittenUntilWritable(t *testing.T) {
+	var writes, eagains atomic.Int64
+	realWrite := sys.Write
+	t.Cleanup(sys.Swap(&sys.Write, func(fd int, p []byte) (int, error) {
+		n, err := realWrite(fd, p)
+		writes.Inc()
+		if err == unix.EAGAIN {
+			eagains.Inc()
+		}
+		return n, err
+	}))
+	const size = 1 << 20
+	l := aStartLoop(t, loop.Config{})
+	ln := aServe(t, l, bigWriter{size: size}, transport.Config{HighWater: -1})
+	cl := aDial(t, ln.Addr().String())
+	cl.SetDeadline(time.Now().Add(aWait))
+	buf := make([]byte, 8<<10)
+	for got := 0; got < size; {
+		n, err := cl.Read(buf)
+		if err != nil {
+			t.Fatalf("read after %d of %d bytes: %v", got, size, err)
+		}
+		got += n
+	}
+	w, e := writes.Load(), eagains.Load()
+	t.Logf("%d writes, %d returned EAGAIN", w, e)
+	if w < 10 {
+		t.Fatalf("only %d writes for %d bytes through a 16 KiB send buffer: the test did not exercise short writes", w, size)
+	}
+	if e*4 > w {
+		t.Fatalf("%d of %d writes returned EAGAIN: the conn rewrote a blocked queue without waiting for Writable", e, w)
+	}
+}

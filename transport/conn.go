@@ -29,6 +29,7 @@ const (
 	shutAfterFlush                       // CloseWrite waits for the queue to drain
 	atRoundEnd                           // OnRoundEnd is scheduled
 	dataPending                          // buffered input must be offered to OnData (after ResumeRead)
+	writeBlocked                         // the kernel took less than the queue: wait for Writable
 )
 
 // Conn is a connected stream socket registered on one loop. Create it with NewConn,
@@ -324,6 +325,7 @@ func (c *Conn) eof() {
 // writable handles a Writable (or error) event: write the queue, then, if one is
 // owed and the queue is empty, call OnWritable.
 func (c *Conn) writable() {
+	c.flags &^= writeBlocked
 	if c.out != nil {
 		c.flush()
 		if c.state == Closed || c.out != nil {
@@ -493,7 +495,7 @@ func (c *Conn) settle() {
 	if c.state == Closed {
 		return
 	}
-	if c.out != nil && c.state != Connecting {
+	if c.out != nil && c.state != Connecting && c.flags&writeBlocked == 0 {
 		c.flush()
 		if c.state == Closed {
 			return

@@ -119,23 +119,30 @@ func (c *Conn) Flush() error {
 	return nil
 }
 
-// flush makes one write(2) of the queue. On EAGAIN the bytes stay queued (settle
-// then arms write interest); on an error the conn closes with it.
+// flush makes one write(2) of the queue. On an error the conn closes with it.
+// When the kernel takes less than the whole queue (EAGAIN or a short write) its
+// buffer is full, so the rest stays queued, the conn is marked writeBlocked and
+// no further write is tried until a Writable event: a second write now would only
+// return EAGAIN.
 func (c *Conn) flush() {
 	n, err := writeFd(int(c.fd), (*c.out)[c.outOff:])
 	if err != nil && err != unix.EAGAIN {
 		c.fail("write", err)
 		return
 	}
-	if n <= 0 {
-		return
+	if n > 0 {
+		c.outOff += n
+		if c.outOff == len(*c.out) {
+			bufpool.Put(c.out)
+			c.out, c.outOff = nil, 0
+		}
+		c.wrote(n)
 	}
-	c.outOff += n
-	if c.outOff == len(*c.out) {
-		bufpool.Put(c.out)
-		c.out, c.outOff = nil, 0
+	if c.out != nil {
+		c.flags |= writeBlocked
+	} else {
+		c.flags &^= writeBlocked
 	}
-	c.wrote(n)
 }
 
 func writeFd(fd int, p []byte) (int, error) {
@@ -206,9 +213,11 @@ func (c *Conn) Send(p []byte) (int, error) {
 		return 0, ErrWriteShut
 	}
 	if c.out != nil {
-		c.flush()
-		if c.state == Closed {
-			return 0, ErrClosed
+		if c.flags&writeBlocked == 0 {
+			c.flush()
+			if c.state == Closed {
+				return 0, ErrClosed
+			}
 		}
 		if c.out != nil {
 			c.armWritable()
