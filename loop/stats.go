@@ -17,6 +17,8 @@ type Stats struct {
 	Tasks           uint64 // submitted tasks run
 	TimersFired     uint64
 	WakeWrites      uint64        // wakeups that reached the kernel (eventfd writes on Linux)
+	BytesIn         uint64        // bytes its targets read, as counted with CountIO
+	BytesOut        uint64        // bytes its targets wrote, as counted with CountIO
 	BusyTime        time.Duration // time spent dispatching, not waiting
 	LongestDispatch time.Duration // the longest single round's dispatch
 }
@@ -27,6 +29,11 @@ type loopStats struct {
 	targets, timers              atomic.Int64
 	rounds, events, tasks, fired atomic.Uint64
 	busy, longest                atomic.Int64
+	bytesIn, bytesOut            atomic.Uint64
+
+	// pendingIn and pendingOut gather CountIO's bytes during a round; the loop
+	// publishes them once per round, so counting costs no atomic per read.
+	pendingIn, pendingOut uint64
 }
 
 func (s *loopStats) round(events, fired, tasks int, busy time.Duration) {
@@ -39,6 +46,14 @@ func (s *loopStats) round(events, fired, tasks int, busy time.Duration) {
 	}
 	if tasks > 0 {
 		s.tasks.Add(uint64(tasks))
+	}
+	if s.pendingIn > 0 {
+		s.bytesIn.Add(s.pendingIn)
+		s.pendingIn = 0
+	}
+	if s.pendingOut > 0 {
+		s.bytesOut.Add(s.pendingOut)
+		s.pendingOut = 0
 	}
 	s.busy.Add(int64(busy))
 	if int64(busy) > s.longest.Load() {
@@ -59,6 +74,16 @@ func (l *Loop) Stats() Stats {
 		BusyTime:        time.Duration(l.stats.busy.Load()),
 		LongestDispatch: time.Duration(l.stats.longest.Load()),
 		WakeWrites:      l.p.WakeWrites(),
+		BytesIn:         l.stats.bytesIn.Load(),
+		BytesOut:        l.stats.bytesOut.Load(),
 	}
 	return st
+}
+
+// CountIO adds to the loop's byte counters (Stats.BytesIn and BytesOut). Targets
+// that move bytes call it; transport counts every read and write of its conns.
+// The counts are published at the end of the round. Loop goroutine only.
+func (l *Loop) CountIO(in, out int) {
+	l.stats.pendingIn += uint64(in)
+	l.stats.pendingOut += uint64(out)
 }

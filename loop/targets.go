@@ -2,6 +2,7 @@ package loop
 
 import (
 	"errors"
+	"iter"
 
 	"golang.org/x/sys/unix"
 
@@ -183,4 +184,21 @@ func (l *Loop) closeReleased() {
 		l.released[i] = 0
 	}
 	l.released = l.released[:0]
+}
+
+// Targets yields the registered targets, each once, provided the loop body
+// registers new targets or releases only the target it was given: those are safe.
+// Releasing other targets during the walk can move an already yielded target
+// into the part not yet walked; collect first if the body does that. Loop
+// goroutine only.
+func (l *Loop) Targets() iter.Seq[Target] {
+	return func(yield func(Target) bool) {
+		// Walk backwards: drop moves the last slot (already walked) into the
+		// freed index, and Register appends after it, so neither is seen again.
+		for i := len(l.slots) - 1; i >= 0; i-- {
+			if i < len(l.slots) && !yield(l.slots[i].t) {
+				return
+			}
+		}
+	}
 }

@@ -241,6 +241,7 @@ func (c *Conn) readOnce() {
 		c.eof()
 		return
 	}
+	c.l.CountIO(n, 0)
 	c.touch()
 	c.h.OnData(c)
 	c.keepUnread()
@@ -425,6 +426,7 @@ func (c *Conn) Recv(p []byte) (int, error) {
 		c.syncLater()
 		return 0, io.EOF
 	}
+	c.l.CountIO(n, 0)
 	c.touch()
 	return n, nil
 }

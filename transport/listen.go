@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -43,7 +44,7 @@ type Listener struct {
 	mu       sync.Mutex // guards closed and l against Close from other goroutines
 	closed   bool
 	l        *loop.Loop
-	accepted func(fd int, sa unix.Sockaddr)
+	accepted func(fd int, remote netip.AddrPort)
 
 	// spare is an fd held in reserve for EMFILE: released, it lets the listener
 	// accept and close the pending connections instead of spinning on them.
@@ -133,7 +134,7 @@ func (ln *Listener) Serve(l *loop.Loop, h Handler, cfg Config) error {
 	if h == nil {
 		return errors.New("transport: Serve: nil Handler")
 	}
-	return ln.serve(l, func(fd int, _ unix.Sockaddr) {
+	return ln.serve(l, func(fd int, _ netip.AddrPort) {
 		if _, err := newConn(l, fd, h, &cfg, Open); err != nil {
 			sys.Close(fd)
 			l.HandleError(ln, err)
@@ -141,7 +142,21 @@ func (ln *Listener) Serve(l *loop.Loop, h Handler, cfg Config) error {
 	})
 }
 
-func (ln *Listener) serve(l *loop.Loop, accepted func(fd int, sa unix.Sockaddr)) error {
+// ServeFunc registers the listener on l like Serve, but hands each accepted
+// connection to accepted instead of making it a Conn on l. accepted owns fd, a
+// non-blocking close-on-exec socket: it must adopt it (NewConn, on any loop,
+// through that loop's Submit when it is another one) or close it. remote is the
+// peer's address; it is the zero AddrPort for unix sockets, and IPv4 peers of a
+// dual-stack listener appear as IPv4. This is how shard spreads one listener's
+// conns over many loops. Loop goroutine only (or before the loop runs).
+func (ln *Listener) ServeFunc(l *loop.Loop, accepted func(fd int, remote netip.AddrPort)) error {
+	if accepted == nil {
+		return errors.New("transport: ServeFunc: nil accept function")
+	}
+	return ln.serve(l, accepted)
+}
+
+func (ln *Listener) serve(l *loop.Loop, accepted func(fd int, remote netip.AddrPort)) error {
 	ln.mu.Lock()
 	defer ln.mu.Unlock()
 	switch {
@@ -166,7 +181,7 @@ func (ln *Listener) HandleEvent(poller.Event) {
 		fd, sa, err := sys.AcceptNonblock(ln.fd)
 		switch err {
 		case nil:
-			ln.accepted(fd, sa)
+			ln.accepted(fd, sockaddrToAddrPort(sa))
 			if ln.released {
 				return // closed by the new conn's OnOpen: accept no more
 			}

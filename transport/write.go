@@ -83,6 +83,10 @@ func (c *Conn) enqueue(p []byte) {
 	}
 }
 
+// Queued returns how many bytes wait in the write queue: written with Write but
+// not yet taken by the kernel. Loop goroutine only.
+func (c *Conn) Queued() int { return c.queuedBytes() }
+
 // queuedBytes is how many bytes wait to be written.
 func (c *Conn) queuedBytes() int {
 	if c.out == nil {
@@ -157,6 +161,7 @@ func writeFd(fd int, p []byte) (int, error) {
 // wrote accounts for n bytes that reached the kernel: idle clock, and the
 // AsyncWrite callbacks whose bytes are now all written.
 func (c *Conn) wrote(n int) {
+	c.l.CountIO(0, n)
 	x := c.extra
 	if x == nil {
 		return

@@ -1,0 +1,118 @@
+// Package cli holds what every example's main shares: the engine flags, and a
+// Run that serves until SIGINT or SIGTERM and then shuts down gracefully.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sycamore-go/sycamore/balance"
+	"github.com/sycamore-go/sycamore/shard"
+	"github.com/sycamore-go/sycamore/transport"
+)
+
+// Flags are the engine settings an example takes from its command line.
+type Flags struct {
+	Addr      string
+	Loops     int
+	Pin       bool
+	Balance   string
+	ReusePort bool
+	Workers   int
+	// Drain is how long a signalled server drains before closing what is left.
+	Drain time.Duration
+}
+
+// Register adds -addr, -loops, -pin, -balance, -reuseport, -drain and, when
+// withWorkers, -workers to fs, and returns where their values land.
+func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
+	f := &Flags{}
+	fs.StringVar(&f.Addr, "addr", defaultAddr, "address to listen on: host:port, or unix:/path for a unix socket")
+	fs.IntVar(&f.Loops, "loops", 0, "event loops (0 = one per CPU)")
+	fs.BoolVar(&f.Pin, "pin", false, "pin loop i to CPU i mod NumCPU (Linux)")
+	fs.StringVar(&f.Balance, "balance", "least-connections", "how accepted conns are spread: round-robin, least-connections, source-hash or power-of-two")
+	fs.BoolVar(&f.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop instead of one acceptor")
+	fs.DurationVar(&f.Drain, "drain", 5*time.Second, "on SIGINT/SIGTERM, how long to let conns finish before closing them")
+	if withWorkers {
+		fs.IntVar(&f.Workers, "workers", 64, "worker pool size for blocking work (0 = run it on the loop)")
+	}
+	return f
+}
+
+// Options turns the flags into engine options, rejecting bad values.
+func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
+	b, err := balance.Parse(f.Balance)
+	if err != nil {
+		return shard.Options{}, err
+	}
+	if f.Loops < 0 {
+		return shard.Options{}, fmt.Errorf("-loops %d: want 0 or more", f.Loops)
+	}
+	if f.Workers < 0 {
+		return shard.Options{}, fmt.Errorf("-workers %d: want 0 or more", f.Workers)
+	}
+	return shard.Options{
+		Loops:           f.Loops,
+		Pin:             f.Pin,
+		Balancer:        b,
+		ReusePort:       f.ReusePort,
+		Workers:         f.Workers,
+		Logger:          logger,
+		ShutdownTimeout: f.Drain,
+	}, nil
+}
+
+// Network splits an address into network and address: "unix:/path" is a unix
+// socket, anything else TCP.
+func Network(addr string) (network, address string) {
+	if len(addr) > 5 && addr[:5] == "unix:" {
+		return "unix", addr[5:]
+	}
+	return "tcp", addr
+}
+
+// Run builds the engine from f, calls setup for the handler (the engine's loops
+// exist but do not run yet; e.Loops() lists them), listens on f.Addr, and serves
+// until SIGINT or SIGTERM, then drains for f.Drain and stops.
+func Run(f *Flags, setup func(e *shard.Engine) (transport.Handler, error)) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Serve(ctx, f, setup, nil)
+}
+
+// Serve is Run with the context given: it serves until ctx ends. ready, when not
+// nil, is called with the engine once it runs (tests read its address).
+func Serve(ctx context.Context, f *Flags, setup func(e *shard.Engine) (transport.Handler, error), ready func(*shard.Engine)) error {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	opts, err := f.Options(logger)
+	if err != nil {
+		return err
+	}
+	e, err := shard.New(opts)
+	if err != nil {
+		return err
+	}
+	h, err := setup(e)
+	if err != nil {
+		e.Close()
+		return err
+	}
+	network, address := Network(f.Addr)
+	if _, err := e.Listen(network, address, h); err != nil {
+		e.Close()
+		return err
+	}
+	if err := e.Start(); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(e)
+	}
+	return e.Run(ctx)
+}

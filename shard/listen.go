@@ -1,0 +1,172 @@
+package shard
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/sycamore-go/sycamore/internal/sys"
+	"github.com/sycamore-go/sycamore/loop"
+	"github.com/sycamore-go/sycamore/transport"
+)
+
+// Listen listens on address (network tcp, tcp4, tcp6 or unix) and serves every
+// conn with h on the engine's loops; it may be called several times, before or
+// after Start. It returns the bound address, so ":0" works. With ReusePort a TCP
+// address gets one listener per loop, all on the same port. Not on a loop
+// goroutine.
+func (e *Engine) Listen(network, address string, h transport.Handler) (net.Addr, error) {
+	if h == nil {
+		return nil, errors.New("shard: Listen: nil Handler")
+	}
+	if e.inAnyLoop() {
+		return nil, ErrInLoop
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.getState() >= draining {
+		return nil, ErrClosed
+	}
+	handlers := make([]transport.Handler, len(e.nodes))
+	for i, n := range e.nodes {
+		handlers[i] = n.wrap(h)
+	}
+	var addr net.Addr
+	var err error
+	if e.opts.ReusePort && strings.HasPrefix(network, "tcp") {
+		addr, err = e.listenPerLoop(network, address, handlers)
+	} else {
+		addr, err = e.listenHandoff(network, address, handlers)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.addrs = append(e.addrs, addr)
+	if e.getState() == running {
+		e.log.Info("sycamore: listening", "network", network, "addr", addr.String())
+	}
+	return addr, nil
+}
+
+// listenHandoff opens one listener on the acceptor loop, which hands every conn
+// to the loop the balancer picks. e.mu is held.
+func (e *Engine) listenHandoff(network, address string, handlers []transport.Handler) (net.Addr, error) {
+	ln, err := transport.Listen(network, address, transport.ListenConfig{ReuseAddr: true})
+	if err != nil {
+		return nil, err
+	}
+	acceptor := e.acceptor.Load()
+	if acceptor == nil {
+		if acceptor, err = e.newAcceptor(); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	accepted := func(fd int, remote netip.AddrPort) {
+		if !e.admit(fd, nil) {
+			return
+		}
+		i := e.pick(remote)
+		e.nodes[i].handoff(fd, handlers[i])
+	}
+	if err := e.onLoop(acceptor, func() error { return ln.ServeFunc(acceptor, accepted) }); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	e.listeners = append(e.listeners, ln)
+	return ln.Addr(), nil
+}
+
+// listenPerLoop opens one SO_REUSEPORT listener per loop on the same address; a
+// ":0" port is the one the kernel gave the first. e.mu is held.
+func (e *Engine) listenPerLoop(network, address string, handlers []transport.Handler) (net.Addr, error) {
+	var opened []*transport.Listener
+	fail := func(err error) (net.Addr, error) {
+		for _, ln := range opened {
+			ln.Close()
+		}
+		return nil, err
+	}
+	cfg := transport.ListenConfig{ReuseAddr: true, ReusePort: true}
+	for i, n := range e.nodes {
+		ln, err := transport.Listen(network, address, cfg)
+		if err != nil {
+			return fail(err)
+		}
+		opened = append(opened, ln)
+		if i == 0 {
+			address = boundAddress(address, ln.Addr())
+		}
+		n, h := n, handlers[i]
+		accepted := func(fd int, _ netip.AddrPort) {
+			if e.admit(fd, n) {
+				n.adopt(fd, h)
+			}
+		}
+		if err := e.onLoop(n.l, func() error { return ln.ServeFunc(n.l, accepted) }); err != nil {
+			return fail(err)
+		}
+	}
+	e.listeners = append(e.listeners, opened...)
+	return opened[0].Addr(), nil
+}
+
+// boundAddress replaces a 0 port in address with the one the kernel bound.
+func boundAddress(address string, bound net.Addr) string {
+	host, port, err := net.SplitHostPort(address)
+	tcp, ok := bound.(*net.TCPAddr)
+	if err != nil || !ok || (port != "0" && port != "") {
+		return address
+	}
+	return net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+}
+
+// admit applies MaxConns to a freshly accepted fd: it counts the conn in, or
+// closes it and counts it as refused (on n, or on the engine for the acceptor).
+func (e *Engine) admit(fd int, n *node) bool {
+	if max := int64(e.opts.MaxConns); max > 0 && e.conns.Load() >= max {
+		sys.Close(fd)
+		if n != nil {
+			n.refused.Inc()
+		} else {
+			e.refused.Inc()
+		}
+		return false
+	}
+	e.conns.Inc()
+	return true
+}
+
+// newAcceptor makes the acceptor loop (never pinned) and, if the engine runs
+// already, starts it. e.mu is held.
+func (e *Engine) newAcceptor() (*loop.Loop, error) {
+	// The acceptor only accepts: it reads nothing, so it gets a minimal buffer.
+	l, err := loop.New(loop.Config{ID: len(e.nodes), CPU: loop.NoPin, ReadBufferSize: 512, Logger: e.log})
+	if err != nil {
+		return nil, fmt.Errorf("shard: acceptor loop: %w", err)
+	}
+	if e.getState() == running {
+		if err := e.startLoop(l); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	e.acceptor.Store(l)
+	return l, nil
+}
+
+// onLoop runs f on l's goroutine and returns its error: directly while the
+// engine has not started (e.mu is held, so it cannot start meanwhile), through
+// Submit once it runs.
+func (e *Engine) onLoop(l *loop.Loop, f func() error) error {
+	if !l.Running() && e.getState() == created {
+		return f()
+	}
+	res := make(chan error, 1)
+	if err := l.Submit(func() { res <- f() }); err != nil {
+		return ErrClosed
+	}
+	return <-res
+}

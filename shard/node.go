@@ -1,0 +1,114 @@
+package shard
+
+import (
+	"go.uber.org/atomic"
+
+	"github.com/sycamore-go/sycamore/internal/sys"
+	"github.com/sycamore-go/sycamore/loop"
+	"github.com/sycamore-go/sycamore/transport"
+)
+
+// node is one of the engine's loops and the engine's state for it.
+type node struct {
+	e  *Engine
+	id int
+	l  *loop.Loop
+
+	// Read by the balancer and Stats from any goroutine.
+	open     atomic.Int64 // conns open on this loop
+	pending  atomic.Int64 // conns handed to this loop and not adopted yet
+	inFlight atomic.Int64 // offloads whose done has not run yet
+	accepted atomic.Uint64
+	closed   atomic.Uint64
+	refused  atomic.Uint64
+
+	// Loop goroutine only.
+	offloads   map[*transport.Conn]*offloadQueue // conns with offloads in flight or paused by overload
+	waiting    []*transport.Conn                 // paused by overload, retried by retryTimer
+	retry      loop.Timer
+	retryArmed bool
+	drain      drainState
+}
+
+func newNode(e *Engine, id int, l *loop.Loop) *node {
+	return &node{e: e, id: id, l: l, offloads: make(map[*transport.Conn]*offloadQueue)}
+}
+
+// pendingWeight is how many open conns one conn handed to a loop but not yet
+// picked up by it counts for in the loads the balancer sees. A backlog of such
+// conns means the loop is busy or stalled, and a new conn sent there would wait
+// behind them; the weight makes least-connections and power-of-two route around
+// such a loop during an accept burst instead of feeding it its equal share.
+const pendingWeight = 4
+
+// nodeLoads is the balancer's view of the loops.
+type nodeLoads []*node
+
+func (s nodeLoads) Len() int { return len(s) }
+func (s nodeLoads) Load(i int) int {
+	return int(s[i].open.Load() + pendingWeight*s[i].pending.Load())
+}
+
+// adopt makes an accepted fd a conn of this loop. Loop goroutine only.
+func (n *node) adopt(fd int, h transport.Handler) {
+	n.open.Inc()
+	n.accepted.Inc()
+	if _, err := transport.NewConn(n.l, fd, h, n.e.opts.Conn); err != nil {
+		sys.Close(fd)
+		n.open.Dec()
+		n.e.conns.Dec()
+		n.l.HandleError(nil, err)
+	}
+}
+
+// handoff is the acceptor's side of adopt: it runs on the loop that accepted fd
+// and queues the adoption on n's loop.
+func (n *node) handoff(fd int, h transport.Handler) {
+	n.pending.Inc()
+	err := n.l.Submit(func() {
+		n.pending.Dec()
+		n.adopt(fd, h)
+	})
+	if err != nil { // the loop is stopping: nobody will adopt fd
+		n.pending.Dec()
+		n.e.conns.Dec()
+		n.refused.Inc()
+		sys.Close(fd)
+	}
+}
+
+// closedConn is called by the handler wrapper when one of the loop's conns
+// closed. Loop goroutine only.
+func (n *node) closedConn() {
+	n.open.Dec()
+	n.closed.Inc()
+	n.e.conns.Dec()
+}
+
+// counted wraps a handler so the engine sees its conns close. One wrapper is made
+// per (Listen, loop), not per conn.
+type counted struct {
+	transport.Handler
+	n *node
+}
+
+func (w *counted) OnClose(c *transport.Conn, err error) {
+	w.n.closedConn()
+	w.Handler.OnClose(c, err)
+}
+
+// countedEOF is counted for handlers that implement transport.EOFHandler, so the
+// wrapper keeps their half-close behaviour (and does not impose it on others).
+type countedEOF struct {
+	counted
+	eof transport.EOFHandler
+}
+
+func (w *countedEOF) OnEOF(c *transport.Conn) { w.eof.OnEOF(c) }
+
+func (n *node) wrap(h transport.Handler) transport.Handler {
+	if eh, ok := h.(transport.EOFHandler); ok {
+		return &countedEOF{counted: counted{Handler: h, n: n}, eof: eh}
+	}
+	return &counted{Handler: h, n: n}
+}
