@@ -36,6 +36,9 @@ type Engine struct {
 	nodes []*node
 	loads nodeLoads
 	pool  *ants.Pool // nil without workers
+	// busy counts the works running on the pool. ants' own Running counts idle
+	// workers too (until they expire), so it cannot tell whether one is free.
+	busy atomic.Int64
 
 	// acceptor is the loop of the hand-off listeners, made on the first Listen
 	// that needs one.

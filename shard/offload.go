@@ -62,7 +62,9 @@ func (e *Engine) Offload(c *transport.Conn, work func() any, done func(c *transp
 		return ErrOverloaded
 	}
 	j := &job{n: n, c: c, work: work, done: done}
+	e.busy.Inc()
 	if err := e.pool.Submit(j.run); err != nil {
+		e.busy.Dec()
 		if errors.Is(err, ants.ErrPoolOverload) {
 			n.pauseForOverload(c)
 			return ErrOverloaded
@@ -90,6 +92,7 @@ func (e *Engine) nodeOf(l *loop.Loop) *node {
 func (j *job) run() {
 	j.result = j.protected()
 	j.work = nil
+	j.n.e.busy.Dec()
 	// Submit orders the write of j.result before complete reads it.
 	if j.n.l.Submit(j.complete) != nil {
 		j.n.inFlight.Dec() // the loop has stopped: nobody will run done
@@ -211,7 +214,7 @@ func (n *node) retryWaiters() {
 // hasRoom reports whether a paused conn may read again: its own offloads have
 // drained, and the pool has a free worker.
 func (n *node) hasRoom(q *offloadQueue) bool {
-	return len(q.jobs) == 0 && n.e.pool.Free() > 0
+	return len(q.jobs) == 0 && n.e.busy.Load() < int64(n.e.opts.Workers)
 }
 
 func (n *node) resume(c *transport.Conn, q *offloadQueue) {

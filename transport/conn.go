@@ -372,11 +372,12 @@ func (c *Conn) Next(n int) ([]byte, error) {
 	return b, nil
 }
 
-// Discard consumes the next n unread bytes. With fewer buffered it consumes them
-// all and returns their number with io.ErrShortBuffer. Loop goroutine only.
+// Discard consumes the next n unread bytes (all of them when n < 0, as Peek and
+// Next). With fewer buffered it consumes them all and returns their number with
+// io.ErrShortBuffer. Loop goroutine only.
 func (c *Conn) Discard(n int) (int, error) {
 	if n < 0 {
-		n = 0
+		n = len(c.view)
 	}
 	if n > len(c.view) {
 		n = len(c.view)
