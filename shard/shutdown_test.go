@@ -187,21 +187,37 @@ func TestEngineLeavesNoGoroutineOrFdBehind(t *testing.T) {
 	before := testutil.OpenFds()
 	goroutines := runtime.NumGoroutine()
 	for _, stop := range []string{"close", "shutdown"} {
-		e, addr := startEcho(t, Options{Loops: 2, Workers: 4, ReusePort: true})
-		for i := 0; i < 20; i++ {
-			roundTrip(t, dial(t, "tcp", addr), []byte("x"))
-		}
-		if stop == "close" {
-			e.Close()
-		} else if err := shutdownWithin(e, 5*time.Second); err != nil {
+		e, err := New(Options{Loops: 2, Workers: 4, ReusePort: true, Logger: quiet})
+		if err != nil {
 			t.Fatal(err)
 		}
+		addr, _ := e.Listen("tcp", "127.0.0.1:0", echo{})
+		if err := e.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20; i++ {
+			c, err := net.Dial("tcp", addr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			roundTrip(t, c, []byte("x"))
+			c.Close()
+		}
+		if stop == "close" {
+			err = e.Close()
+		} else {
+			err = shutdownWithin(e, 5*time.Second)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", stop, err)
+		}
 	}
-	// The clients' conns are closed by t.Cleanup, later; count only the
-	// server's side, which the engine must have closed already.
+	if leaked := testutil.WaitFdsBack(before, 5*time.Second); len(leaked) > 0 {
+		t.Fatalf("fds left open: %v", leaked)
+	}
 	testutil.Eventually(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines },
 		"%d goroutines, %d before", runtime.NumGoroutine(), goroutines)
-	_ = before
 }
 
 func TestRunReturnsAfterShutdownFromAnotherGoroutine(t *testing.T) {
