@@ -6,10 +6,15 @@ GO ?= go
 BENCH_PKGS := ./poller/ ./loop/ ./transport/
 BENCHTIME ?= 1s
 
-.PHONY: test vet bench
+.PHONY: test vet bench tools
 
-test: vet
+test: vet tools
 	$(GO) test -race -count=1 ./...
+
+# The redis example's tests drive the real redis-cli and redis-benchmark when they
+# are installed (raw RESP otherwise): install them when we can.
+tools:
+	@sh scripts/ensure-tools.sh redis-cli:redis-tools redis-benchmark:redis-tools
 
 vet:
 	$(GO) vet ./...
