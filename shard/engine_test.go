@@ -219,15 +219,9 @@ func TestDialFromHandlerStaysOnTheHandlersLoop(t *testing.T) {
 		}
 		sameLoop <- up.Loop() == c.Loop()
 	}}
-	addr, err := e.Listen("tcp", "127.0.0.1:0", h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
+	addr := serve(t, e, h)
 	for i := 0; i < 8; i++ {
-		dial(t, "tcp", addr.String())
+		dial(t, "tcp", addr)
 		if !testutil.Recv(t, sameLoop, 5*time.Second, "dial from OnOpen") {
 			t.Fatal("Dial from a handler put the conn on another loop (or failed)")
 		}

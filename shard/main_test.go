@@ -45,14 +45,20 @@ func newEngine(t testing.TB, opts Options) *Engine {
 func startEcho(t testing.TB, opts Options) (*Engine, string) {
 	t.Helper()
 	e := newEngine(t, opts)
-	addr, err := e.Listen("tcp", "127.0.0.1:0", echo{})
+	return e, serve(t, e, echo{})
+}
+
+// serve listens on a loopback port with h, starts e, and returns the address.
+func serve(t testing.TB, e *Engine, h transport.Handler) string {
+	t.Helper()
+	addr, err := e.Listen("tcp", "127.0.0.1:0", h)
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
 	if err := e.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	return e, addr.String()
+	return addr.String()
 }
 
 // dial connects to addr with a deadline on every later read and write.

@@ -50,14 +50,8 @@ func (h *lineOffloader) OnData(c *transport.Conn) {
 
 func TestOffloadDeliversOutOfOrderCompletionsInCallOrder(t *testing.T) {
 	e := newEngine(t, Options{Loops: 2, Workers: 8})
-	addr, err := e.Listen("tcp", "127.0.0.1:0", &lineOffloader{e: e})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, "tcp", addr.String())
+	addr := serve(t, e, &lineOffloader{e: e})
+	c := dial(t, "tcp", addr)
 	// The first work sleeps longest, the last not at all.
 	var req, want strings.Builder
 	for i := 0; i < 8; i++ {
@@ -79,18 +73,12 @@ func TestOffloadOverloadPausesReadsAndLosesNothing(t *testing.T) {
 	// One worker and one offload per conn: most lines meet ErrOverloaded, so the
 	// engine pauses and resumes the conns again and again.
 	e := newEngine(t, Options{Loops: 2, Workers: 1, MaxInFlight: 1})
-	addr, err := e.Listen("tcp", "127.0.0.1:0", &lineOffloader{e: e})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
+	addr := serve(t, e, &lineOffloader{e: e})
 	const conns, lines = 6, 20
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
 	for k := 0; k < conns; k++ {
-		c := dial(t, "tcp", addr.String())
+		c := dial(t, "tcp", addr)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -137,14 +125,8 @@ func TestOffloadOverloadReturnsErrOverloadedAndPausesReads(t *testing.T) {
 		results <- first
 		results <- second
 	}}
-	addr, err := e.Listen("tcp", "127.0.0.1:0", h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, "tcp", addr.String())
+	addr := serve(t, e, h)
+	c := dial(t, "tcp", addr)
 	c.Write([]byte("go"))
 	if err := testutil.Recv(t, results, 5*time.Second, "first Offload"); err != nil {
 		t.Fatalf("first Offload: %v", err)
@@ -199,14 +181,8 @@ func TestOffloadDoneRunsForAConnClosedMeanwhile(t *testing.T) {
 		},
 		close: func(*transport.Conn, error) { close(closedFirst) },
 	}
-	addr, err := e.Listen("tcp", "127.0.0.1:0", h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, "tcp", addr.String())
+	addr := serve(t, e, h)
+	c := dial(t, "tcp", addr)
 	c.Write([]byte("x"))
 	testutil.Eventually(t, 5*time.Second, func() bool { return e.Stats().Total.OffloadsInFlight == 1 }, "no offload in flight")
 	c.Close()
@@ -224,9 +200,8 @@ func TestOffloadPanicReachesDoneAsPanicError(t *testing.T) {
 		c.Discard(-1)
 		e.Offload(c, func() any { panic("boom") }, func(_ *transport.Conn, r any) { results <- r })
 	}}
-	addr, _ := e.Listen("tcp", "127.0.0.1:0", h)
-	e.Start()
-	dial(t, "tcp", addr.String()).Write([]byte("x"))
+	addr := serve(t, e, h)
+	dial(t, "tcp", addr).Write([]byte("x"))
 	r := testutil.Recv(t, results, 5*time.Second, "done after a panic")
 	var pe *loop.PanicError
 	if err, ok := r.(error); !ok || !errors.As(err, &pe) || pe.Value != "boom" {
@@ -249,9 +224,8 @@ func TestOffloadRejectsMisuse(t *testing.T) {
 			e.Offload(c, nop, nil),
 		}
 	}}
-	addr, _ := e.Listen("tcp", "127.0.0.1:0", h)
-	e.Start()
-	dial(t, "tcp", addr.String())
+	addr := serve(t, e, h)
+	dial(t, "tcp", addr)
 	got := testutil.Recv(t, errs, 5*time.Second, "Offload errors")
 	if !errors.Is(got[0], ErrNoWorkers) || !errors.Is(got[1], ErrForeignConn) || got[2] == nil || got[3] == nil {
 		t.Fatalf("Offload misuse errors: %v", got)

@@ -24,14 +24,15 @@ func TestShutdownDeliversTheReplyOfAnInFlightOffload(t *testing.T) {
 			c.Write([]byte(r.(string)))
 		})
 	}}
-	addr, err := e.Listen("tcp", "127.0.0.1:0", h)
+	listened, err := e.Listen("tcp", "127.0.0.1:0", h)
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := listened.String()
 	runDone := make(chan error, 1)
 	go func() { runDone <- e.Run(context.Background()) }()
 	testutil.Eventually(t, 5*time.Second, func() bool { return e.getState() == running }, "engine never ran")
-	c := dial(t, "tcp", addr.String())
+	c := dial(t, "tcp", addr)
 	c.Write([]byte("work"))
 	testutil.Eventually(t, 5*time.Second, func() bool { return e.Stats().Total.OffloadsInFlight == 1 }, "offload never started")
 
@@ -39,7 +40,7 @@ func TestShutdownDeliversTheReplyOfAnInFlightOffload(t *testing.T) {
 	go func() { shut <- shutdownWithin(e, 10*time.Second) }()
 	// New connects are refused once Shutdown has begun.
 	testutil.Eventually(t, 5*time.Second, func() bool {
-		nc, err := net.DialTimeout("tcp", addr.String(), time.Second)
+		nc, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			nc.Close()
 		}
@@ -93,9 +94,8 @@ func TestShutdownDrainsQueuedWritesToASlowReader(t *testing.T) {
 		c.Write(payload)
 		close(wrote)
 	}}
-	addr, _ := e.Listen("tcp", "127.0.0.1:0", h)
-	e.Start()
-	c := dial(t, "tcp", addr.String())
+	addr := serve(t, e, h)
+	c := dial(t, "tcp", addr)
 	testutil.Recv(t, wrote, 5*time.Second, "the server's write")
 	shut := make(chan error, 1)
 	go func() { shut <- shutdownWithin(e, 20*time.Second) }()
@@ -113,9 +113,8 @@ func TestShutdownForceClosesWhatRemainsWhenItsContextEnds(t *testing.T) {
 	closeErrs := make(chan error, 1)
 	// The handler never consumes its input, so the conn never goes idle.
 	h := &handlerFunc{close: func(_ *transport.Conn, err error) { closeErrs <- err }}
-	addr, _ := e.Listen("tcp", "127.0.0.1:0", h)
-	e.Start()
-	c := dial(t, "tcp", addr.String())
+	addr := serve(t, e, h)
+	c := dial(t, "tcp", addr)
 	c.Write([]byte("half a request"))
 	testutil.Eventually(t, 5*time.Second, func() bool { return e.Stats().Total.BytesIn > 0 }, "never read")
 	start := time.Now()
@@ -191,12 +190,9 @@ func TestEngineLeavesNoGoroutineOrFdBehind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr, _ := e.Listen("tcp", "127.0.0.1:0", echo{})
-		if err := e.Start(); err != nil {
-			t.Fatal(err)
-		}
+		addr := serve(t, e, echo{})
 		for i := 0; i < 20; i++ {
-			c, err := net.Dial("tcp", addr.String())
+			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
