@@ -28,8 +28,8 @@ type drainState struct {
 // Shutdown stops the engine gracefully: it closes the listeners at once (new
 // connects are refused from then on), lets in-flight offloads finish and queued
 // writes drain, closes every conn as soon as it is idle (nothing buffered either
-// way, no offload in flight, no unread bytes in the kernel), and returns once all
-// conns are closed and the loops stopped. When ctx ends first, whatever remains
+// way, no offload in flight, no unread bytes in the kernel, and its handler not
+// Busy), and returns once all conns are closed and the loops stopped. When ctx ends first, whatever remains
 // is closed at once (OnClose gets the error) and Shutdown returns ctx.Err(). A
 // second call waits for the first. Not on a loop goroutine.
 func (e *Engine) Shutdown(ctx context.Context) error {
@@ -150,9 +150,13 @@ func (n *node) drainPass() {
 }
 
 // idle reports whether c can be closed without losing anything: open, nothing
-// buffered either way, no offload in flight, and no bytes waiting in the kernel.
+// buffered either way, no offload in flight, its handler not busy (Busier), and
+// no bytes waiting in the kernel.
 func (n *node) idle(c *transport.Conn) bool {
 	if c.State() != transport.Open || c.Buffered() > 0 || c.Queued() > 0 || n.offloads[c] != nil {
+		return false
+	}
+	if b, ok := c.Handler().(Busier); ok && b.Busy(c) {
 		return false
 	}
 	unread, err := sys.Unread(c.Fd())

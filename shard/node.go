@@ -97,6 +97,12 @@ func (w *counted) OnClose(c *transport.Conn, err error) {
 	w.Handler.OnClose(c, err)
 }
 
+// Busy forwards Shutdown's question to the handler when it is a Busier.
+func (w *counted) Busy(c *transport.Conn) bool {
+	b, ok := w.Handler.(Busier)
+	return ok && b.Busy(c)
+}
+
 // countedEOF is counted for handlers that implement transport.EOFHandler, so the
 // wrapper keeps their half-close behaviour (and does not impose it on others).
 type countedEOF struct {

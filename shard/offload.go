@@ -39,7 +39,8 @@ type offloadQueue struct {
 // the works finish out of order, and they run even if c has closed meanwhile
 // (check c.State()). A work that panics gives done a *loop.PanicError as its
 // result. When the pool is busy or c has MaxInFlight offloads in flight, Offload
-// returns ErrOverloaded and pauses c's reads until there is room: leave the
+// returns ErrOverloaded and pauses c's reads until there is room (with
+// Conn.Throttle, so the handler's own PauseRead is not disturbed): leave the
 // request unread, and OnData sees it again then. Loop goroutine of c only.
 func (e *Engine) Offload(c *transport.Conn, work func() any, done func(c *transport.Conn, result any)) error {
 	switch {
@@ -160,7 +161,7 @@ func (n *node) pauseForOverload(c *transport.Conn) {
 		return
 	}
 	q.paused = true
-	c.PauseRead()
+	c.Throttle()
 	n.waiting = append(n.waiting, c)
 	n.armRetry()
 }
@@ -219,7 +220,7 @@ func (n *node) hasRoom(q *offloadQueue) bool {
 
 func (n *node) resume(c *transport.Conn, q *offloadQueue) {
 	n.forget(c, q)
-	c.ResumeRead()
+	c.Unthrottle()
 }
 
 // forget drops c's overload pause; its offloads in flight, if any, still

@@ -98,6 +98,13 @@ var (
 	ErrForeignConn = errors.New("shard: conn does not belong to this engine")
 )
 
+// Busier is an optional Handler method that Shutdown consults: a conn whose
+// handler reports it busy is not closed as idle, even with nothing buffered
+// either way. A proxy, say, is busy while its upstream owes a reply.
+type Busier interface {
+	Busy(c *transport.Conn) bool
+}
+
 func (o *Options) validate() error {
 	switch {
 	case o.Loops < 0:

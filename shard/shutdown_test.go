@@ -244,3 +244,66 @@ func TestRunWithContextClosesAtOnceWithoutShutdownTimeout(t *testing.T) {
 		t.Fatalf("engine state %v after Run returned", e.getState())
 	}
 }
+
+// busyUntil reports its conns busy until released.
+type busyUntil struct {
+	echo
+	release chan struct{}
+}
+
+func (b *busyUntil) Busy(*transport.Conn) bool {
+	select {
+	case <-b.release:
+		return false
+	default:
+		return true
+	}
+}
+
+func TestShutdownWaitsForAConnItsHandlerReportsBusy(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	h := &busyUntil{release: make(chan struct{})}
+	c := dial(t, "tcp", serve(t, e, h))
+	roundTrip(t, c, []byte("x"))
+	shut := make(chan error, 1)
+	go func() { shut <- shutdownWithin(e, 10*time.Second) }()
+	// Busy, the idle-looking conn stays open and keeps being served.
+	testutil.Eventually(t, 5*time.Second, func() bool { return e.getState() == draining }, "Shutdown never began")
+	roundTrip(t, c, []byte("still served"))
+	close(h.release)
+	if err := testutil.Recv(t, shut, 10*time.Second, "Shutdown"); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read %v after Shutdown, want EOF", err)
+	}
+}
+
+func TestOverloadPauseLeavesTheHandlersOwnPauseAlone(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, Workers: 1, MaxInFlight: 1})
+	release := make(chan struct{})
+	reads := make(chan int, 16)
+	h := &handlerFunc{data: func(c *transport.Conn) {
+		reads <- c.Buffered()
+		if c.Buffered() == 1 { // the first byte: fill the conn's one slot, pause by hand
+			c.Discard(-1)
+			e.Offload(c, func() any { <-release; return nil }, func(*transport.Conn, any) {})
+			e.Offload(c, func() any { return nil }, func(*transport.Conn, any) {}) // ErrOverloaded
+			c.PauseRead()
+		}
+	}}
+	c := dial(t, "tcp", serve(t, e, h))
+	c.Write([]byte("a"))
+	testutil.Recv(t, reads, 5*time.Second, "first OnData")
+	c.Write([]byte("bc"))
+	close(release) // the engine lifts its own pause; the handler's must hold
+	testutil.Eventually(t, 5*time.Second, func() bool { return e.Stats().Total.OffloadsInFlight == 0 }, "offload never completed")
+	idle := make(chan struct{})
+	e.Loops()[0].Submit(func() { close(idle) })
+	testutil.Recv(t, idle, 5*time.Second, "a round after the completion")
+	select {
+	case n := <-reads:
+		t.Fatalf("OnData ran (%d bytes) while the handler had paused the conn", n)
+	default:
+	}
+}

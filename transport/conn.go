@@ -30,6 +30,7 @@ const (
 	atRoundEnd                           // OnRoundEnd is scheduled
 	dataPending                          // buffered input must be offered to OnData (after ResumeRead)
 	writeBlocked                         // the kernel took less than the queue: wait for Writable
+	throttled                            // Throttle: paused on the handler's behalf by an engine
 )
 
 // Conn is a connected stream socket registered on one loop. Create it with NewConn,
@@ -224,7 +225,7 @@ func (c *Conn) HandleEvent(ev poller.Event) {
 
 // canRead reports whether the conn wants input now.
 func (c *Conn) canRead() bool {
-	return c.state == Open && c.flags&(userPaused|waterPaused|readEOF) == 0
+	return c.state == Open && c.flags&(userPaused|throttled|waterPaused|readEOF) == 0
 }
 
 // readOnce does one read(2) per readable event (a per-event budget, so one
@@ -448,6 +449,29 @@ func (c *Conn) ResumeRead() {
 	c.flags &^= userPaused
 	c.readResumed()
 }
+
+// Throttle stops reading as PauseRead does, but apart from it: the conn reads
+// again only once neither PauseRead nor Throttle is in force. It is for code that
+// manages conns on their handler's behalf (shard throttles a conn whose offloads
+// are overloaded), so that its pause and the handler's cannot undo each other.
+// Loop goroutine only.
+func (c *Conn) Throttle() {
+	c.flags |= throttled
+	c.syncLater()
+}
+
+// Unthrottle undoes Throttle; buffered bytes are offered again as after
+// ResumeRead. Loop goroutine only.
+func (c *Conn) Unthrottle() {
+	if c.flags&throttled == 0 {
+		return
+	}
+	c.flags &^= throttled
+	c.readResumed()
+}
+
+// Handler returns the conn's handler. Loop goroutine only.
+func (c *Conn) Handler() Handler { return c.h }
 
 func (c *Conn) readResumed() {
 	if len(c.view) > 0 && c.canRead() {

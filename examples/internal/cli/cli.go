@@ -27,12 +27,19 @@ type Flags struct {
 	Workers   int
 	// Drain is how long a signalled server drains before closing what is left.
 	Drain time.Duration
+
+	// Set by the example, not by flags: its conns' options (Register sets
+	// NoDelay), and its logger (nil means text to stderr).
+	Conn   transport.Config
+	Logger *slog.Logger
 }
 
 // Register adds -addr, -loops, -pin, -balance, -reuseport, -drain and, when
 // withWorkers, -workers to fs, and returns where their values land.
 func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
-	f := &Flags{}
+	// Request-response servers want their replies out at once, not held back
+	// by Nagle's algorithm until the previous one is acknowledged.
+	f := &Flags{Conn: transport.Config{NoDelay: true}}
 	fs.StringVar(&f.Addr, "addr", defaultAddr, "address to listen on: host:port, or unix:/path for a unix socket")
 	fs.IntVar(&f.Loops, "loops", 0, "event loops (0 = one per CPU)")
 	fs.BoolVar(&f.Pin, "pin", false, "pin loop i to CPU i mod NumCPU (Linux)")
@@ -63,6 +70,7 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 		Balancer:        b,
 		ReusePort:       f.ReusePort,
 		Workers:         f.Workers,
+		Conn:            f.Conn,
 		Logger:          logger,
 		ShutdownTimeout: f.Drain,
 	}, nil
@@ -89,7 +97,10 @@ func Run(f *Flags, setup func(e *shard.Engine) (transport.Handler, error)) error
 // Serve is Run with the context given: it serves until ctx ends. ready, when not
 // nil, is called with the engine once it runs (tests read its address).
 func Serve(ctx context.Context, f *Flags, setup func(e *shard.Engine) (transport.Handler, error), ready func(*shard.Engine)) error {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logger := f.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	opts, err := f.Options(logger)
 	if err != nil {
 		return err
