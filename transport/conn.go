@@ -349,11 +349,14 @@ func (c *Conn) Buffered() int { return len(c.view) }
 // io.ErrShortBuffer. The slice is valid until the handler returns. Loop goroutine
 // only.
 func (c *Conn) Peek(n int) ([]byte, error) {
+	// Every slice handed out is capped at its length, so an append to it copies
+	// instead of writing over the loop's shared read buffer.
+	all := c.view[:len(c.view):len(c.view)]
 	if n < 0 || n == len(c.view) {
-		return c.view, nil
+		return all, nil
 	}
 	if n > len(c.view) {
-		return c.view, io.ErrShortBuffer
+		return all, io.ErrShortBuffer
 	}
 	return c.view[:n:n], nil
 }

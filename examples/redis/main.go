@@ -1,0 +1,50 @@
+// Command redis is a Redis-compatible key-value server on sycamore's event
+// loops: it speaks RESP2, so redis-cli, redis-benchmark and Redis client
+// libraries work with it.
+//
+// It knows GET, SET (with NX or XX; the expiry options are refused with a syntax
+// error, as there is no expiry), DEL, EXISTS, INCR, MSET, MGET, ECHO, PING,
+// DBSIZE, SELECT 0, QUIT, and enough of COMMAND and CONFIG GET for redis-cli and
+// redis-benchmark to start. Requests may be multibulk (what clients send) or
+// inline (what telnet sends), and pipelined: every complete command in a read is
+// answered, in order, with one write. GET, PING, INCR and a SET over a value of
+// the same size allocate nothing.
+//
+// The keys live in memory only, in one keyspace that every loop shares through
+// striped locks (keyspace.go explains the choice, with figures); -stripes sets
+// how many.
+//
+// Run it, then use it from another terminal (6380, because 6379 is where a real
+// redis-server would be):
+//
+//	go run ./examples/redis -loops 2
+//	redis-cli -p 6380 set greeting hello
+//	redis-cli -p 6380 get greeting
+//	redis-benchmark -p 6380 -q -t ping_inline,set,get -P 16
+//
+// The flags (-addr, -loops, -pin, -balance, -reuseport, -drain) are the ones
+// every example shares; -h lists them. SIGINT or SIGTERM drains and stops it.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/sycamore-go/sycamore/examples/internal/cli"
+	"github.com/sycamore-go/sycamore/shard"
+	"github.com/sycamore-go/sycamore/transport"
+)
+
+func main() {
+	f := cli.Register(flag.CommandLine, "127.0.0.1:6380", false)
+	stripes := flag.Int("stripes", defaultStripes, "lock stripes of the keyspace (a power of two up to 1024; 1 is one global lock)")
+	flag.Parse()
+	err := cli.Run(f, func(*shard.Engine) (transport.Handler, error) {
+		return newServer(newKeyspace(*stripes)), nil
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redis:", err)
+		os.Exit(1)
+	}
+}

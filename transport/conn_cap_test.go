@@ -1,0 +1,39 @@
+package transport_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sycamore-go/sycamore/internal/testutil"
+	"github.com/sycamore-go/sycamore/loop"
+	"github.com/sycamore-go/sycamore/transport"
+)
+
+// capsSeen records the cap and len of what Peek and Next hand out.
+type capsSeen struct {
+	transport.BaseHandler
+	got chan [2]int
+}
+
+func (h *capsSeen) OnData(c *transport.Conn) {
+	for _, b := range [][]byte{peek(c, -1), peek(c, c.Buffered()), peek(c, 1), next(c, -1)} {
+		h.got <- [2]int{len(b), cap(b)}
+	}
+}
+
+func peek(c *transport.Conn, n int) []byte { b, _ := c.Peek(n); return b }
+func next(c *transport.Conn, n int) []byte { b, _ := c.Next(n); return b }
+
+func TestPeekAndNextSlicesCannotBeAppendedIntoTheSharedBuffer(t *testing.T) {
+	h := &capsSeen{got: make(chan [2]int, 8)}
+	l := aStartLoop(t, loop.Config{})
+	ln := aServe(t, l, h, transport.Config{})
+	c := aDial(t, ln.Addr().String())
+	c.Write([]byte("abc"))
+	for i := 0; i < 4; i++ {
+		lc := testutil.Recv(t, h.got, 5*time.Second, "a slice")
+		if lc[0] != lc[1] {
+			t.Fatalf("slice %d has len %d but cap %d: an append would overwrite the loop's read buffer", i, lc[0], lc[1])
+		}
+	}
+}
