@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"strings"
@@ -230,14 +229,4 @@ func TestOffloadRejectsMisuse(t *testing.T) {
 	if !errors.Is(got[0], ErrNoWorkers) || !errors.Is(got[1], ErrForeignConn) || got[2] == nil || got[3] == nil {
 		t.Fatalf("Offload misuse errors: %v", got)
 	}
-}
-
-// lineReader reads "\n"-terminated replies with a deadline already set on c.
-func readLine(t *testing.T, r *bufio.Reader) string {
-	t.Helper()
-	s, err := r.ReadString('\n')
-	if err != nil {
-		t.Fatalf("read: %v (got %q)", err, s)
-	}
-	return s
 }
