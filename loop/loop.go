@@ -185,6 +185,8 @@ func New(cfg Config) (*Loop, error) {
 		logger:  cfg.Logger,
 		current: -1,
 		epoch:   time.Now(),
+		// Made now, so that the first round with a due timer allocates nothing.
+		dueTimers: make([]*timer, 0, 16),
 	}
 	if l.logger == nil {
 		l.logger = slog.Default()

@@ -293,11 +293,12 @@ func readFd(fd int, p []byte) (int, error) {
 }
 
 // keepUnread runs after OnData: bytes the handler left unread move from the shared
-// buffer into a pooled buffer of the conn's own; with none left, the conn gives
-// its buffer back.
+// buffer into a pooled buffer of the conn's own; with none left, or once the
+// conn is closing, the conn gives its buffer back.
 func (c *Conn) keepUnread() {
 	switch {
-	case c.state == Closed || len(c.view) == 0:
+	case c.state == Closed || c.state == Closing || len(c.view) == 0:
+		// Closed or closing, the conn reads nothing more: unread bytes are dropped.
 		c.releaseIn()
 	case c.in == nil: // the view is on the loop's shared buffer
 		c.in = bufpool.Get(len(c.view))

@@ -37,3 +37,34 @@ func TestPeekAndNextSlicesCannotBeAppendedIntoTheSharedBuffer(t *testing.T) {
 		}
 	}
 }
+
+// closeUnread queues more than the socket takes, then closes with input unread.
+type closeUnread struct {
+	transport.BaseHandler
+	conns chan *transport.Conn
+}
+
+func (h *closeUnread) OnData(c *transport.Conn) {
+	c.Write(make([]byte, 8<<20)) // the client does not read: the conn stays Closing
+	c.Close()
+	h.conns <- c
+}
+
+func TestCloseInsideOnDataKeepsNoUnreadInput(t *testing.T) {
+	h := &closeUnread{conns: make(chan *transport.Conn, 1)}
+	l := aStartLoop(t, loop.Config{})
+	ln := aServe(t, l, h, transport.Config{})
+	client := aDial(t, ln.Addr().String())
+	client.Write([]byte("unread request bytes"))
+	c := testutil.Recv(t, h.conns, 5*time.Second, "OnData")
+	type seen struct {
+		state    transport.State
+		buffered int
+	}
+	got := make(chan seen, 1)
+	l.Submit(func() { got <- seen{c.State(), c.Buffered()} })
+	s := testutil.Recv(t, got, 5*time.Second, "the conn's state")
+	if s.state != transport.Closing || s.buffered != 0 {
+		t.Fatalf("after Close in OnData: state %v with %d unread bytes kept, want closing with none", s.state, s.buffered)
+	}
+}
