@@ -353,3 +353,36 @@ func TestStartFailsCleanlyWhenPinningFails(t *testing.T) {
 	}
 	e.Close()
 }
+
+func TestStalledLoopGetsFewerConnsDuringABurst(t *testing.T) {
+	e, addr := startEcho(t, Options{Loops: 2}) // least-connections
+	stall := make(chan struct{})
+	var unstall sync.Once
+	release := func() { unstall.Do(func() { close(stall) }) }
+	t.Cleanup(release) // before the engine's Close, which waits for the loop
+	stalled := make(chan struct{})
+	e.Loops()[1].Submit(func() { close(stalled); <-stall })
+	testutil.Recv(t, stalled, 5*time.Second, "loop 1 to stall")
+	const conns = 40
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		clients[i] = dial(t, "tcp", addr)
+		clients[i].Write([]byte{byte(i)})
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		st := e.Stats()
+		return int(st.Loops[0].Accepted)+int(e.nodes[1].pending.Load()) == conns
+	}, "the burst was not handed out: %+v", e.Stats().Loops)
+	// The conns waiting for loop 1 count several times in its load, so the
+	// balancer sends most of the burst to the loop that is serving.
+	if got := e.nodes[1].pending.Load(); got > conns/3 {
+		t.Fatalf("the stalled loop was handed %d of %d conns", got, conns)
+	}
+	release()
+	for i, c := range clients {
+		got := make([]byte, 1)
+		if _, err := readFull(c, got); err != nil || got[0] != byte(i) {
+			t.Fatalf("conn %d: %v %v: a conn handed to the stalled loop was lost", i, got, err)
+		}
+	}
+}
