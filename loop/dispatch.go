@@ -264,6 +264,7 @@ func (l *Loop) drainAtExit() {
 	l.runTasks()
 	l.runRoundEnd()
 	l.runRoundEnd() // those queued by the first pass
+	l.stats.publishBytes()
 }
 
 func (l *Loop) stopHook(*Vars) error {

@@ -47,6 +47,15 @@ func (s *loopStats) round(events, fired, tasks int, busy time.Duration) {
 	if tasks > 0 {
 		s.tasks.Add(uint64(tasks))
 	}
+	s.publishBytes()
+	s.busy.Add(int64(busy))
+	if int64(busy) > s.longest.Load() {
+		s.longest.Store(int64(busy))
+	}
+}
+
+// publishBytes makes the bytes CountIO gathered visible to Stats.
+func (s *loopStats) publishBytes() {
 	if s.pendingIn > 0 {
 		s.bytesIn.Add(s.pendingIn)
 		s.pendingIn = 0
@@ -54,10 +63,6 @@ func (s *loopStats) round(events, fired, tasks int, busy time.Duration) {
 	if s.pendingOut > 0 {
 		s.bytesOut.Add(s.pendingOut)
 		s.pendingOut = 0
-	}
-	s.busy.Add(int64(busy))
-	if int64(busy) > s.longest.Load() {
-		s.longest.Store(int64(busy))
 	}
 }
 

@@ -12,8 +12,10 @@ import (
 // the connect succeeds, OnClose with the error when it fails (a refused connect
 // included). Called on a loop goroutine — a handler that dials an upstream — the
 // conn lives on that same loop, so the two conns share it and need no locking;
-// called elsewhere, the balancer picks the loop. Dial an IP address: a host name
-// is resolved first, which blocks the loop. Safe from any goroutine.
+// called elsewhere, the balancer picks the loop and Dial waits for it (so a loop
+// of another engine that dials here waits for this engine's loop). Dial an IP
+// address: a host name is resolved first, which blocks the loop. Safe from any
+// goroutine.
 func (e *Engine) Dial(network, address string, h transport.Handler) (*transport.Conn, error) {
 	if h == nil {
 		return nil, errors.New("shard: Dial: nil Handler")
@@ -66,11 +68,11 @@ func (e *Engine) onLoopOf(n *node, f func() error) error {
 	if n.l.InLoop() {
 		return f()
 	}
-	e.mu.Lock()
+	e.life.Lock()
 	if e.getState() == created {
-		defer e.mu.Unlock()
+		defer e.life.Unlock()
 		return f()
 	}
-	e.mu.Unlock()
+	e.life.Unlock()
 	return e.onLoop(n.l, f)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/panjf2000/ants/v2"
 	"go.uber.org/atomic"
@@ -32,6 +33,7 @@ const (
 type Engine struct {
 	opts  Options
 	log   *slog.Logger
+	epoch time.Time // the engine's clock starts here (see clock)
 	bal   balance.Balancer
 	nodes []*node
 	loads nodeLoads
@@ -44,8 +46,14 @@ type Engine struct {
 	// that needs one.
 	acceptor atomic.Pointer[loop.Loop]
 
-	mu        sync.Mutex // guards listeners, addrs, acceptor and state changes
-	state     atomic.Int32
+	// life serialises the lifecycle: Start, Listen, Shutdown's closing of the
+	// listeners, and finish. It may be held while waiting for a loop, because no
+	// loop goroutine ever takes it (the methods that do refuse to run on one).
+	// State changes happen under it; state is atomic for lock-free readers.
+	life  sync.Mutex
+	state atomic.Int32
+
+	mu        sync.Mutex // guards listeners and addrs; never held while waiting
 	listeners []*transport.Listener
 	addrs     []net.Addr
 
@@ -54,6 +62,8 @@ type Engine struct {
 
 	running    sync.WaitGroup // one per loop goroutine
 	runErr     atomic.Error   // the first error a loop's Run returned
+	died       chan struct{}  // closed when a loop's Run failed: nobody waits for it then
+	diedOnce   sync.Once
 	finishOnce sync.Once
 	done       chan struct{} // closed once every loop is closed and the pool released
 }
@@ -66,7 +76,8 @@ func New(opts Options) (*Engine, error) {
 	if opts.Loops == 0 {
 		opts.Loops = runtime.NumCPU()
 	}
-	e := &Engine{opts: opts, log: opts.Logger, bal: opts.Balancer, done: make(chan struct{})}
+	e := &Engine{opts: opts, log: opts.Logger, bal: opts.Balancer, epoch: time.Now(),
+		done: make(chan struct{}), died: make(chan struct{})}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -85,7 +96,7 @@ func New(opts Options) (*Engine, error) {
 		}
 		e.nodes = append(e.nodes, newNode(e, i, l))
 	}
-	e.loads = nodeLoads(e.nodes)
+	e.loads = nodeLoads{nodes: e.nodes, clock: e.clock}
 	if opts.Workers > 0 {
 		pool, err := ants.NewPool(opts.Workers, ants.WithNonblocking(true), ants.WithLogger(antsLogger{e.log}))
 		if err != nil {
@@ -103,6 +114,9 @@ type antsLogger struct{ log *slog.Logger }
 func (a antsLogger) Printf(format string, args ...any) {
 	a.log.Warn("shard: worker pool: " + fmt.Sprintf(format, args...))
 }
+
+// clock returns monotonic nanoseconds since the engine was made.
+func (e *Engine) clock() int64 { return int64(time.Since(e.epoch)) }
 
 func (e *Engine) getState() engineState { return engineState(e.state.Load()) }
 
@@ -139,13 +153,16 @@ func (e *Engine) inAnyLoop() bool {
 // run (pinned, with Pin). Starting a running engine does nothing; after Shutdown
 // or Close it returns ErrClosed. Not on a loop goroutine.
 func (e *Engine) Start() error {
-	e.mu.Lock()
+	if e.inAnyLoop() {
+		return ErrInLoop
+	}
+	e.life.Lock()
 	switch e.getState() {
 	case running:
-		e.mu.Unlock()
+		e.life.Unlock()
 		return nil
 	case draining, closed:
-		e.mu.Unlock()
+		e.life.Unlock()
 		return ErrClosed
 	}
 	loops := e.Loops()
@@ -161,7 +178,7 @@ func (e *Engine) Start() error {
 	if err == nil {
 		e.state.Store(int32(running))
 	}
-	e.mu.Unlock()
+	e.life.Unlock()
 	if err != nil {
 		e.Close()
 		return err
@@ -185,12 +202,8 @@ func (e *Engine) startLoop(l *loop.Loop) error {
 		defer e.running.Done()
 		err := l.Run(context.Background())
 		exited <- err
-		if err != nil && e.getState() < draining {
-			// The loop died under a running engine (the poller failed): the
-			// engine cannot serve its share of conns, so it stops as a whole.
-			e.runErr.CompareAndSwap(nil, err)
-			e.log.Error("sycamore: loop stopped", "loop", l.ID(), "err", err)
-			go e.Close()
+		if err != nil {
+			e.loopFailed(l, err)
 		}
 	}()
 	select {
@@ -204,12 +217,26 @@ func (e *Engine) startLoop(l *loop.Loop) error {
 	}
 }
 
+// loopFailed handles a loop whose Run returned an error (its poller failed, or
+// pinning did): the engine cannot serve that loop's share of conns, so it stops
+// as a whole, and Run reports the error.
+func (e *Engine) loopFailed(l *loop.Loop, err error) {
+	l.Stop() // later Submits fail at once instead of waiting for a dead loop
+	e.runErr.CompareAndSwap(nil, err)
+	e.diedOnce.Do(func() { close(e.died) })
+	e.log.Error("sycamore: loop stopped", "loop", l.ID(), "err", err)
+	go e.Close()
+}
+
 // Run starts the engine if it is not running yet and blocks until it stops: after
 // Shutdown or Close, or once ctx ends, when Run itself shuts the engine down
 // (draining for Options.ShutdownTimeout, or closing at once if that is 0). It
 // returns nil, or the error that stopped a loop or the start. Not on a loop
 // goroutine.
 func (e *Engine) Run(ctx context.Context) error {
+	if e.inAnyLoop() {
+		return ErrInLoop
+	}
 	if err := e.Start(); err != nil {
 		return err
 	}

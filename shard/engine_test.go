@@ -306,7 +306,7 @@ func TestWaitingMethodsRefuseTheLoopGoroutine(t *testing.T) {
 	errs := make(chan []error, 1)
 	e.Loops()[0].Submit(func() {
 		_, lerr := e.Listen("tcp", "127.0.0.1:0", echo{})
-		errs <- []error{lerr, e.Shutdown(context.Background()), e.Close()}
+		errs <- []error{lerr, e.Start(), e.Run(context.Background()), e.Shutdown(context.Background()), e.Close()}
 	})
 	for i, err := range testutil.Recv(t, errs, 5*time.Second, "calls from the loop") {
 		if !errors.Is(err, ErrInLoop) {
@@ -354,8 +354,11 @@ func TestStartFailsCleanlyWhenPinningFails(t *testing.T) {
 	e.Close()
 }
 
-func TestStalledLoopGetsFewerConnsDuringABurst(t *testing.T) {
+func TestStalledLoopIsRoutedAroundDuringABurst(t *testing.T) {
 	e, addr := startEcho(t, Options{Loops: 2}) // least-connections
+	first := dial(t, "tcp", addr)              // loop 0: both were empty
+	roundTrip(t, first, []byte("a"))
+
 	stall := make(chan struct{})
 	var unstall sync.Once
 	release := func() { unstall.Do(func() { close(stall) }) }
@@ -363,26 +366,49 @@ func TestStalledLoopGetsFewerConnsDuringABurst(t *testing.T) {
 	stalled := make(chan struct{})
 	e.Loops()[1].Submit(func() { close(stalled); <-stall })
 	testutil.Recv(t, stalled, 5*time.Second, "loop 1 to stall")
+
+	// Loop 1 is the emptier: it gets the next conn, and sits on it.
+	waiting := dial(t, "tcp", addr)
+	waiting.Write([]byte("w"))
+	testutil.Eventually(t, 5*time.Second, func() bool { return e.loads.Load(1) == stalledLoad },
+		"loop 1 never looked stalled: pending %d", e.nodes[1].pending.Load())
+
 	const conns = 40
 	clients := make([]net.Conn, conns)
 	for i := range clients {
 		clients[i] = dial(t, "tcp", addr)
-		clients[i].Write([]byte{byte(i)})
+		roundTrip(t, clients[i], []byte{byte(i)}) // served: loop 0 has it
 	}
-	testutil.Eventually(t, 5*time.Second, func() bool {
-		st := e.Stats()
-		return int(st.Loops[0].Accepted)+int(e.nodes[1].pending.Load()) == conns
-	}, "the burst was not handed out: %+v", e.Stats().Loops)
-	// The conns waiting for loop 1 count several times in its load, so the
-	// balancer sends most of the burst to the loop that is serving.
-	if got := e.nodes[1].pending.Load(); got > conns/3 {
-		t.Fatalf("the stalled loop was handed %d of %d conns", got, conns)
+	if got := e.nodes[1].pending.Load(); got != 1 {
+		t.Fatalf("the stalled loop was handed %d more conns", got-1)
 	}
 	release()
-	for i, c := range clients {
-		got := make([]byte, 1)
-		if _, err := readFull(c, got); err != nil || got[0] != byte(i) {
-			t.Fatalf("conn %d: %v %v: a conn handed to the stalled loop was lost", i, got, err)
-		}
+	got := make([]byte, 1)
+	if _, err := readFull(waiting, got); err != nil || got[0] != 'w' {
+		t.Fatalf("the conn that waited for the stalled loop read %q, %v", got, err)
+	}
+}
+
+func TestLoadsMarkOnlyAStuckLoopStalled(t *testing.T) {
+	now := int64(time.Hour)
+	n := &node{}
+	loads := nodeLoads{nodes: []*node{n}, clock: func() int64 { return now }}
+	n.open.Store(3)
+	if got := loads.Load(0); got != 3 {
+		t.Fatalf("idle loop load %d, want its 3 open conns", got)
+	}
+	n.pending.Store(2)
+	n.pendingSince.Store(now - int64(time.Millisecond))
+	if got := loads.Load(0); got != 5 {
+		t.Fatalf("loop with a fresh backlog: load %d, want 5", got)
+	}
+	n.pendingSince.Store(now - int64(time.Second))
+	n.lastAdopt.Store(now - int64(time.Millisecond))
+	if got := loads.Load(0); got != 5 {
+		t.Fatalf("loop adopting steadily under a long backlog: load %d, want 5", got)
+	}
+	n.lastAdopt.Store(now - int64(time.Second))
+	if got := loads.Load(0); got != stalledLoad {
+		t.Fatalf("loop that adopted nothing for a second: load %d, want stalledLoad", got)
 	}
 }

@@ -36,12 +36,15 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.inAnyLoop() {
 		return ErrInLoop
 	}
-	e.mu.Lock()
+	e.life.Lock()
 	state := e.getState()
 	if state == created || state == running {
 		e.state.Store(int32(draining))
+		// Under life, so that a concurrent Close cannot close the loops while a
+		// listener is being closed on one.
+		e.closeListeners()
 	}
-	e.mu.Unlock()
+	e.life.Unlock()
 	switch state {
 	case closed:
 		<-e.done
@@ -55,7 +58,6 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		}
 	}
 	e.log.Info("sycamore: shutting down", "conns", e.conns.Load())
-	e.closeListeners()
 	var err error
 	if state == running {
 		err = e.drain(ctx)
@@ -164,16 +166,17 @@ func (n *node) idle(c *transport.Conn) bool {
 }
 
 // Close stops the engine at once: listeners and conns are closed (OnClose gets
-// loop.ErrClosed), in-flight offloads finish on their workers but their done is
-// not called, and the loops stop. Calling it again does nothing. Not on a loop
-// goroutine.
+// loop.ErrClosed) and the loops stop. Offload results already back on a loop
+// are delivered (done runs, on the closing goroutine, before the conns close);
+// works still running finish on their workers, but their done is not called.
+// Calling it again does nothing. Not on a loop goroutine.
 func (e *Engine) Close() error {
 	if e.inAnyLoop() {
 		return ErrInLoop
 	}
-	e.mu.Lock()
+	e.life.Lock()
 	e.state.Store(int32(closed))
-	e.mu.Unlock()
+	e.life.Unlock()
 	e.finishOnce.Do(e.finish)
 	<-e.done
 	return nil
@@ -182,6 +185,8 @@ func (e *Engine) Close() error {
 // finish stops and closes every loop (finalizing the listeners and conns still
 // registered), releases the pool, and closes e.done.
 func (e *Engine) finish() {
+	e.life.Lock()
+	defer e.life.Unlock()
 	e.state.Store(int32(closed))
 	for _, n := range e.nodes {
 		n.l.Stop()
@@ -191,6 +196,9 @@ func (e *Engine) finish() {
 	}
 	e.running.Wait()
 	e.closeLoops()
+	for _, n := range e.nodes {
+		n.dropUndelivered()
+	}
 	if e.pool != nil {
 		e.releasePool()
 	}
@@ -228,4 +236,20 @@ func (e *Engine) releasePool() {
 	if err := e.pool.ReleaseTimeout(poolWait); err != nil {
 		e.log.Warn("sycamore: worker pool did not stop in time", "err", err)
 	}
+}
+
+// dropUndelivered forgets the offloads whose done will never run now that the
+// loop is closed: results that came back but waited behind an earlier work
+// still running. (Works still running uncount themselves when their result
+// cannot be handed to the loop.) Called once the loop is closed.
+func (n *node) dropUndelivered() {
+	for c, q := range n.offloads {
+		for _, j := range q.jobs {
+			if j.ready {
+				n.inFlight.Dec()
+			}
+		}
+		delete(n.offloads, c)
+	}
+	n.waiting = nil
 }

@@ -24,8 +24,8 @@ func (e *Engine) Listen(network, address string, h transport.Handler) (net.Addr,
 	if e.inAnyLoop() {
 		return nil, ErrInLoop
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.life.Lock()
+	defer e.life.Unlock()
 	if e.getState() >= draining {
 		return nil, ErrClosed
 	}
@@ -43,7 +43,9 @@ func (e *Engine) Listen(network, address string, h transport.Handler) (net.Addr,
 	if err != nil {
 		return nil, err
 	}
+	e.mu.Lock()
 	e.addrs = append(e.addrs, addr)
+	e.mu.Unlock()
 	if e.getState() == running {
 		e.log.Info("sycamore: listening", "network", network, "addr", addr.String())
 	}
@@ -51,7 +53,7 @@ func (e *Engine) Listen(network, address string, h transport.Handler) (net.Addr,
 }
 
 // listenHandoff opens one listener on the acceptor loop, which hands every conn
-// to the loop the balancer picks. e.mu is held.
+// to the loop the balancer picks. e.life is held.
 func (e *Engine) listenHandoff(network, address string, handlers []transport.Handler) (net.Addr, error) {
 	ln, err := transport.Listen(network, address, transport.ListenConfig{ReuseAddr: true})
 	if err != nil {
@@ -75,12 +77,12 @@ func (e *Engine) listenHandoff(network, address string, handlers []transport.Han
 		ln.Close()
 		return nil, err
 	}
-	e.listeners = append(e.listeners, ln)
+	e.addListeners(ln)
 	return ln.Addr(), nil
 }
 
 // listenPerLoop opens one SO_REUSEPORT listener per loop on the same address; a
-// ":0" port is the one the kernel gave the first. e.mu is held.
+// ":0" port is the one the kernel gave the first. e.life is held.
 func (e *Engine) listenPerLoop(network, address string, handlers []transport.Handler) (net.Addr, error) {
 	var opened []*transport.Listener
 	fail := func(err error) (net.Addr, error) {
@@ -109,7 +111,7 @@ func (e *Engine) listenPerLoop(network, address string, handlers []transport.Han
 			return fail(err)
 		}
 	}
-	e.listeners = append(e.listeners, opened...)
+	e.addListeners(opened...)
 	return opened[0].Addr(), nil
 }
 
@@ -126,21 +128,33 @@ func boundAddress(address string, bound net.Addr) string {
 // admit applies MaxConns to a freshly accepted fd: it counts the conn in, or
 // closes it and counts it as refused (on n, or on the engine for the acceptor).
 func (e *Engine) admit(fd int, n *node) bool {
-	if max := int64(e.opts.MaxConns); max > 0 && e.conns.Load() >= max {
-		sys.Close(fd)
-		if n != nil {
-			n.refused.Inc()
-		} else {
-			e.refused.Inc()
-		}
-		return false
+	limit := int64(e.opts.MaxConns)
+	if limit == 0 {
+		e.conns.Inc()
+		return true
 	}
-	e.conns.Inc()
-	return true
+	// With ReusePort every loop admits on its own: compare and swap, so that
+	// two loops cannot both take the last place.
+	for {
+		conns := e.conns.Load()
+		if conns >= limit {
+			break
+		}
+		if e.conns.CompareAndSwap(conns, conns+1) {
+			return true
+		}
+	}
+	if n != nil { // counted first: the client may look at Stats once it sees the close
+		n.refused.Inc()
+	} else {
+		e.refused.Inc()
+	}
+	sys.Close(fd)
+	return false
 }
 
 // newAcceptor makes the acceptor loop (never pinned) and, if the engine runs
-// already, starts it. e.mu is held.
+// already, starts it. e.life is held.
 func (e *Engine) newAcceptor() (*loop.Loop, error) {
 	// The acceptor only accepts: it reads nothing, so it gets a minimal buffer.
 	l, err := loop.New(loop.Config{ID: len(e.nodes), CPU: loop.NoPin, ReadBufferSize: 512, Logger: e.log})
@@ -157,9 +171,16 @@ func (e *Engine) newAcceptor() (*loop.Loop, error) {
 	return l, nil
 }
 
+func (e *Engine) addListeners(lns ...*transport.Listener) {
+	e.mu.Lock()
+	e.listeners = append(e.listeners, lns...)
+	e.mu.Unlock()
+}
+
 // onLoop runs f on l's goroutine and returns its error: directly while the
-// engine has not started (e.mu is held, so it cannot start meanwhile), through
-// Submit once it runs.
+// engine has not started (the caller holds e.life, so it cannot start
+// meanwhile), through Submit once it runs. It gives up with ErrClosed if a loop
+// dies or the engine closes first.
 func (e *Engine) onLoop(l *loop.Loop, f func() error) error {
 	if !l.Running() && e.getState() == created {
 		return f()
@@ -168,5 +189,12 @@ func (e *Engine) onLoop(l *loop.Loop, f func() error) error {
 	if err := l.Submit(func() { res <- f() }); err != nil {
 		return ErrClosed
 	}
-	return <-res
+	select {
+	case err := <-res:
+		return err
+	case <-e.died:
+		return ErrClosed
+	case <-e.done:
+		return ErrClosed
+	}
 }

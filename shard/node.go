@@ -1,6 +1,8 @@
 package shard
 
 import (
+	"time"
+
 	"go.uber.org/atomic"
 
 	"github.com/sycamore-go/sycamore/internal/sys"
@@ -15,12 +17,16 @@ type node struct {
 	l  *loop.Loop
 
 	// Read by the balancer and Stats from any goroutine.
-	open     atomic.Int64 // conns open on this loop
-	pending  atomic.Int64 // conns handed to this loop and not adopted yet
-	inFlight atomic.Int64 // offloads whose done has not run yet
-	accepted atomic.Uint64
-	closed   atomic.Uint64
-	refused  atomic.Uint64
+	open    atomic.Int64 // conns open on this loop
+	pending atomic.Int64 // conns handed to this loop and not adopted yet
+	// pendingSince is when pending last rose from zero, lastAdopt when the loop
+	// last adopted a conn (nanoseconds on the engine's clock): together they tell
+	// a loop that is stuck from one that is merely busy.
+	pendingSince, lastAdopt atomic.Int64
+	inFlight                atomic.Int64 // offloads whose done has not run yet
+	accepted                atomic.Uint64
+	closed                  atomic.Uint64
+	refused                 atomic.Uint64
 
 	// Loop goroutine only.
 	offloads   map[*transport.Conn]*offloadQueue // conns with offloads in flight or paused by overload
@@ -34,28 +40,46 @@ func newNode(e *Engine, id int, l *loop.Loop) *node {
 	return &node{e: e, id: id, l: l, offloads: make(map[*transport.Conn]*offloadQueue)}
 }
 
-// pendingWeight is how many open conns one conn handed to a loop but not yet
-// picked up by it counts for in the loads the balancer sees. A backlog of such
-// conns means the loop is busy or stalled, and a new conn sent there would wait
-// behind them; the weight makes least-connections and power-of-two route around
-// such a loop during an accept burst instead of feeding it its equal share.
-const pendingWeight = 4
+// stallAfter is how long a loop may leave handed-off conns waiting without
+// adopting any before the balancer treats it as stalled: a handler blocked in a
+// syscall, say. A healthy loop adopts within a round, microseconds; 5 ms is long
+// enough that a loop descheduled for a moment on a busy machine is not routed
+// around, short enough that a stuck one gets few of an accept burst.
+const stallAfter = 5 * time.Millisecond
 
-// nodeLoads is the balancer's view of the loops.
-type nodeLoads []*node
+// stalledLoad is what a stalled loop's load becomes: more than any real count
+// of conns, so least-connections and power-of-two pick another loop unless all
+// are stalled.
+const stalledLoad = 1 << 30
 
-func (s nodeLoads) Len() int { return len(s) }
+// nodeLoads is the balancer's view of the loops: each loop's open conns plus
+// those handed to it and not picked up yet, or stalledLoad for a stalled loop.
+type nodeLoads struct {
+	nodes []*node
+	clock func() int64
+}
+
+func (s nodeLoads) Len() int { return len(s.nodes) }
+
 func (s nodeLoads) Load(i int) int {
-	return int(s[i].open.Load() + pendingWeight*s[i].pending.Load())
+	n := s.nodes[i]
+	pending := n.pending.Load()
+	if pending > 0 && s.clock()-max(n.pendingSince.Load(), n.lastAdopt.Load()) > int64(stallAfter) {
+		return stalledLoad
+	}
+	return int(n.open.Load() + pending)
 }
 
 // adopt makes an accepted fd a conn of this loop. Loop goroutine only.
 func (n *node) adopt(fd int, h transport.Handler) {
+	// Counted before OnOpen, which may close the conn again; uncounted if the
+	// conn could not be made.
 	n.open.Inc()
 	n.accepted.Inc()
-	if _, err := transport.NewConn(n.l, fd, h, n.e.opts.Conn); err != nil {
+	if _, err := transport.Adopt(n.l, fd, h, n.e.opts.Conn); err != nil {
 		sys.Close(fd)
 		n.open.Dec()
+		n.accepted.Dec()
 		n.e.conns.Dec()
 		n.l.HandleError(nil, err)
 	}
@@ -64,8 +88,11 @@ func (n *node) adopt(fd int, h transport.Handler) {
 // handoff is the acceptor's side of adopt: it runs on the loop that accepted fd
 // and queues the adoption on n's loop.
 func (n *node) handoff(fd int, h transport.Handler) {
-	n.pending.Inc()
+	if n.pending.Inc() == 1 {
+		n.pendingSince.Store(n.e.clock())
+	}
 	err := n.l.Submit(func() {
+		n.lastAdopt.Store(n.e.clock())
 		n.pending.Dec()
 		n.adopt(fd, h)
 	})

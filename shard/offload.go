@@ -39,9 +39,10 @@ type offloadQueue struct {
 // the works finish out of order, and they run even if c has closed meanwhile
 // (check c.State()). A work that panics gives done a *loop.PanicError as its
 // result. When the pool is busy or c has MaxInFlight offloads in flight, Offload
-// returns ErrOverloaded and pauses c's reads until there is room (with
-// Conn.Throttle, so the handler's own PauseRead is not disturbed): leave the
-// request unread, and OnData sees it again then. Loop goroutine of c only.
+// returns ErrOverloaded and pauses c's reads (with Conn.Throttle, so the
+// handler's own PauseRead is not disturbed) until all of c's offloads in flight
+// have completed and a worker is free: leave the request unread, and OnData sees
+// it again then. Loop goroutine of c only.
 func (e *Engine) Offload(c *transport.Conn, work func() any, done func(c *transport.Conn, result any)) error {
 	switch {
 	case e.pool == nil:

@@ -22,13 +22,16 @@
 //   - Offload's done runs on the conn's loop, in the order Offload was called for
 //     that conn, exactly once for every Offload that returned nil, even when the
 //     conn closed meanwhile — unless Close (or a Shutdown whose ctx ended) stops
-//     the loops first, in which case the done calls still owed are dropped.
+//     the loops while its work still runs: that done is dropped.
 //   - Shutdown refuses new connections at once, waits for in-flight offloads and
 //     queued writes, closes each conn once it is idle, force-closes what is left
 //     when its ctx ends, and returns once every loop has stopped. Close does the
 //     same without waiting.
-//   - After Shutdown or Close returns, no loop goroutine, worker or fd of the
-//     engine is left.
+//   - After Shutdown or Close returns, no loop goroutine or fd of the engine is
+//     left, nor any pool goroutine, except workers still running an offloaded
+//     work (they end with it).
+//   - On conns of the engine, Conn.Handler returns the engine's wrapper of the
+//     handler given to Listen or Dial, not that handler itself.
 //
 // # Goroutines
 //
@@ -83,8 +86,8 @@ type Options struct {
 var (
 	// ErrOverloaded is returned by Offload when the worker pool is busy or the
 	// conn has MaxInFlight offloads in flight. The conn's reads are paused until
-	// there is room again; leave the request unread and it is offered to OnData
-	// again then.
+	// its offloads have completed and a worker is free; leave the request unread
+	// and it is offered to OnData again then.
 	ErrOverloaded = errors.New("shard: overloaded")
 	// ErrNoWorkers is returned by Offload when Options.Workers is 0.
 	ErrNoWorkers = errors.New("shard: no worker pool (Options.Workers is 0)")

@@ -307,3 +307,47 @@ func TestOverloadPauseLeavesTheHandlersOwnPauseAlone(t *testing.T) {
 	default:
 	}
 }
+
+func TestShutdownAndCloseAtOnceNeitherRaceNorPanic(t *testing.T) {
+	for i := 0; i < 30; i++ {
+		e, addr := startEcho(t, Options{Loops: 2, ReusePort: i%2 == 0})
+		roundTrip(t, dial(t, "tcp", addr), []byte("x"))
+		done := make(chan error, 2)
+		go func() { done <- shutdownWithin(e, 5*time.Second) }()
+		go func() { done <- e.Close() }()
+		for j := 0; j < 2; j++ {
+			if err := testutil.Recv(t, done, 10*time.Second, "Shutdown and Close"); err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+		}
+	}
+}
+
+func TestAddrsFromALoopDoesNotDeadlockAConcurrentListen(t *testing.T) {
+	e := newEngine(t, Options{Loops: 2, ReusePort: true})
+	serve(t, e, echo{})
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, l := range e.Loops() {
+		var poll func()
+		poll = func() {
+			e.Addrs() // the lock it takes must never be held while waiting for a loop
+			select {
+			case <-stop:
+			default:
+				l.AfterFunc(0, poll)
+			}
+		}
+		l.Submit(poll)
+	}
+	for i := 0; i < 20; i++ {
+		listened := make(chan error, 1)
+		go func() {
+			_, err := e.Listen("tcp", "127.0.0.1:0", echo{})
+			listened <- err
+		}()
+		if err := testutil.Recv(t, listened, 5*time.Second, "Listen while loops read Addrs"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

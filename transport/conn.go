@@ -135,6 +135,17 @@ func NewConn(l *loop.Loop, fd int, h Handler, cfg Config) (*Conn, error) {
 	return newConn(l, fd, h, &cfg, Open)
 }
 
+// Adopt is NewConn for an fd that is already non-blocking and close-on-exec, as
+// every fd that a Listener accepts (and ServeFunc hands out) is: it skips the
+// fcntl calls that NewConn makes to be sure. Loop goroutine only (or before the
+// loop runs).
+func Adopt(l *loop.Loop, fd int, h Handler, cfg Config) (*Conn, error) {
+	if fd < 0 {
+		return nil, fmt.Errorf("transport: Adopt: bad fd %d", fd)
+	}
+	return newConn(l, fd, h, &cfg, Open)
+}
+
 func newConn(l *loop.Loop, fd int, h Handler, cfg *Config, state State) (*Conn, error) {
 	if h == nil {
 		return nil, errors.New("transport: nil Handler")
