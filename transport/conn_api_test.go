@@ -1,6 +1,8 @@
 package transport_test
 
 import (
+	"io"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -66,5 +68,37 @@ func TestCloseInsideOnDataKeepsNoUnreadInput(t *testing.T) {
 	s := testutil.Recv(t, got, 5*time.Second, "the conn's state")
 	if s.state != transport.Closing || s.buffered != 0 {
 		t.Fatalf("after Close in OnData: state %v with %d unread bytes kept, want closing with none", s.state, s.buffered)
+	}
+}
+
+func TestAdoptMakesAConnOfAnAcceptedFd(t *testing.T) {
+	l := aStartLoop(t, loop.Config{})
+	ln, err := transport.Listen("tcp", "127.0.0.1:0", transport.ListenConfig{ReuseAddr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopted := make(chan error, 1)
+	served := make(chan error, 1)
+	l.Submit(func() {
+		served <- ln.ServeFunc(l, func(fd int, _ netip.AddrPort) {
+			_, err := transport.Adopt(l, fd, aEcho{}, transport.Config{})
+			adopted <- err
+		})
+	})
+	if err := testutil.Recv(t, served, 5*time.Second, "ServeFunc"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	c := aDial(t, ln.Addr().String())
+	if err := testutil.Recv(t, adopted, 5*time.Second, "Adopt"); err != nil {
+		t.Fatalf("Adopt: %v", err)
+	}
+	c.Write([]byte("adopted"))
+	got := make([]byte, 7)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "adopted" {
+		t.Fatalf("echo through an adopted conn: %q %v", got, err)
+	}
+	if _, err := transport.Adopt(l, -1, aEcho{}, transport.Config{}); err == nil {
+		t.Fatal("Adopt of fd -1 succeeded")
 	}
 }
