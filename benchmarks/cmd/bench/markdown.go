@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/sycamore-go/sycamore/benchmarks/internal/chart"
+)
+
+// markdown writes the tables: one per load, sycamore first, with the ratio of
+// sycamore's figure to each peer's, then the commands.
+func (r *report) markdown(b *strings.Builder) {
+	fmt.Fprintf(b, "## sycamore load benchmarks\n\n")
+	fmt.Fprintf(b, "- machine: %s\n- started: %s\n- settings: %s\n", r.Machine, r.Started, r.Settings)
+	if r.Quick {
+		fmt.Fprintf(b, "- quick mode: 1 s runs, one round, Go servers only — a check that the harness works, not a result\n")
+	}
+	for _, m := range r.Missing {
+		fmt.Fprintf(b, "- not installed: %s\n", m)
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(b, "- skipped: %s\n", s)
+	}
+	for _, sl := range r.loads() {
+		rows := sortedCopy(r.rowsOf(sl[0], sl[1]))
+		fmt.Fprintf(b, "\n### %s: %s\n\n", sl[0], sl[1])
+		switch sl[0] {
+		case "idle":
+			idleTable(b, rows)
+		default:
+			loadTable(b, rows)
+		}
+		fmt.Fprintf(b, "\ncommands:\n")
+		for _, x := range rows {
+			fmt.Fprintf(b, "- %s: `%s`\n", x.Server, x.Median.Cmd)
+		}
+	}
+}
+
+func loadTable(b *strings.Builder, rows []*row) {
+	syc := sycamoreOf(rows)
+	fmt.Fprintf(b, "| server | req/s | p50 ms | p99 ms | server CPU s | req per CPU-s | syscalls/req | RSS | errors | sycamore ÷ it, req/s | sycamore ÷ it, req per CPU-s |\n")
+	fmt.Fprintf(b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, x := range rows {
+		m := x.Median
+		rr, rc := "–", "–"
+		if syc != nil && x != syc {
+			rr, rc = ratio(syc.Median.RPS, m.RPS), ratio(syc.Median.ReqPerCPU, m.ReqPerCPU)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Server,
+			human(m.RPS), fixed(m.P50, 2), fixed(m.P99, 2), fixed(m.CPU, 2), human(m.ReqPerCPU),
+			fixed(m.Syscalls, 3), bytes(m.RSS), fixed(m.Errors, 0), rr, rc)
+	}
+}
+
+func idleTable(b *strings.Builder, rows []*row) {
+	syc := sycamoreOf(rows)
+	fmt.Fprintf(b, "| server | RSS with the conns | RSS per idle conn | it ÷ sycamore |\n|---|---:|---:|---:|\n")
+	for _, x := range rows {
+		r := "–"
+		if syc != nil && x != syc {
+			r = ratio(x.Median.PerConn, syc.Median.PerConn)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", x.Server, bytes(x.Median.RSS), bytes(x.Median.PerConn), r)
+	}
+}
+
+func human(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return chart.Humanize(v)
+}
+
+func bytes(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return chart.HumanBytes(v)
+}
+
+func fixed(v float64, digits int) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.*f", digits, v)
+}
+
+// chartGroups are the panels of latest.svg: throughput and efficiency of every
+// load, and memory per idle conn.
+func (r *report) chartGroups() []chart.Group {
+	var groups []chart.Group
+	for _, sl := range r.loads() {
+		rows := sortedCopy(r.rowsOf(sl[0], sl[1]))
+		if sl[0] == "idle" {
+			groups = append(groups, group("RSS per idle conn", "bytes", rows, func(s sample) float64 { return s.PerConn }))
+			continue
+		}
+		groups = append(groups, group(sl[0]+" "+sl[1]+": req/s", "req/s", rows, func(s sample) float64 { return s.RPS }))
+		groups = append(groups, group(sl[0]+" "+sl[1]+": req per CPU-s", "req/CPU-s", rows, func(s sample) float64 { return s.ReqPerCPU }))
+	}
+	return groups
+}
+
+func group(title, unit string, rows []*row, f func(sample) float64) chart.Group {
+	g := chart.Group{Title: title, Unit: unit, Highlight: "sycamore"}
+	for _, x := range rows {
+		g.Bars = append(g.Bars, chart.Bar{Label: x.Server, Value: f(x.Median)})
+	}
+	return g
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/sycamore-go/sycamore/benchmarks/internal/chart"
+	"github.com/sycamore-go/sycamore/benchmarks/internal/harness"
+)
+
+// report gathers every sample of the run, in the order first measured.
+type report struct {
+	Machine  string   `json:"machine"`
+	Started  string   `json:"started"`
+	Settings string   `json:"settings"`
+	Quick    bool     `json:"quick"`
+	Missing  []string `json:"missing_tools,omitempty"`
+	Skipped  []string `json:"skipped,omitempty"`
+	Rows     []*row   `json:"rows"`
+}
+
+// row is one server under one load: its samples and their medians.
+type row struct {
+	Section string   `json:"section"`
+	Load    string   `json:"load"`
+	Server  string   `json:"server"`
+	Samples []sample `json:"samples"`
+	Median  sample   `json:"median"`
+}
+
+func (r *report) skip(section, why string) {
+	r.Skipped = append(r.Skipped, section+": "+why)
+	fmt.Fprintf(os.Stderr, "bench: skipped %s\n", r.Skipped[len(r.Skipped)-1])
+}
+
+func (r *report) add(section, load, server string, s sample) {
+	fmt.Fprintf(os.Stderr, "bench: %s %s %s: %s\n", section, load, server, s.brief())
+	for _, x := range r.Rows {
+		if x.Section == section && x.Load == load && x.Server == server {
+			x.Samples = append(x.Samples, s)
+			return
+		}
+	}
+	r.Rows = append(r.Rows, &row{Section: section, Load: load, Server: server, Samples: []sample{s}})
+}
+
+// medians fills every row's Median, figure by figure.
+func (r *report) medians() {
+	for _, x := range r.Rows {
+		m := sample{Cmd: x.Samples[0].Cmd}
+		pick := func(f func(s sample) float64) float64 {
+			var xs []float64
+			for _, s := range x.Samples {
+				if v := f(s); !math.IsNaN(v) {
+					xs = append(xs, v)
+				}
+			}
+			return harness.Median(xs)
+		}
+		m.RPS = pick(func(s sample) float64 { return s.RPS })
+		m.P50 = pick(func(s sample) float64 { return s.P50 })
+		m.P99 = pick(func(s sample) float64 { return s.P99 })
+		m.CPU = pick(func(s sample) float64 { return s.CPU })
+		m.ReqPerCPU = pick(func(s sample) float64 { return s.ReqPerCPU })
+		m.Syscalls = pick(func(s sample) float64 { return s.Syscalls })
+		m.RSS = pick(func(s sample) float64 { return s.RSS })
+		m.PerConn = pick(func(s sample) float64 { return s.PerConn })
+		m.Errors = pick(func(s sample) float64 { return s.Errors })
+		x.Median = m
+	}
+}
+
+// loads returns the (section, load) pairs in the order first measured.
+func (r *report) loads() [][2]string {
+	var out [][2]string
+	seen := map[[2]string]bool{}
+	for _, x := range r.Rows {
+		k := [2]string{x.Section, x.Load}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (r *report) rowsOf(section, load string) []*row {
+	var out []*row
+	for _, x := range r.Rows {
+		if x.Section == section && x.Load == load {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// write prints the markdown report to w and saves latest.json, latest.md and
+// latest.svg in dir.
+func (r *report) write(w io.Writer, dir string) error {
+	r.medians()
+	var md strings.Builder
+	r.markdown(&md)
+	if _, err := io.WriteString(w, md.String()); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "latest.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "latest.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "latest.svg"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return chart.Bars(f, "sycamore and its peers (medians)", r.Machine+" — "+r.Settings, r.chartGroups())
+}
+
+// sycamoreOf returns the sycamore row of a load, or nil.
+func sycamoreOf(rows []*row) *row {
+	for _, x := range rows {
+		if x.Server == "sycamore" {
+			return x
+		}
+	}
+	return nil
+}
+
+// ratio is a/b formatted as "1.23×", or "–" when either is missing.
+func ratio(a, b float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func sortedCopy(rows []*row) []*row {
+	out := append([]*row(nil), rows...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Server == "sycamore" && out[j].Server != "sycamore" })
+	return out
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/sycamore-go/sycamore/benchmarks/internal/harness"
+)
+
+// binaries are the servers the harness builds: name → package.
+var binaries = map[string]string{
+	"sycamore-http":  "github.com/sycamore-go/sycamore/examples/http",
+	"sycamore-redis": "github.com/sycamore-go/sycamore/examples/redis",
+	"sycamore-echo":  "github.com/sycamore-go/sycamore/examples/echo",
+	"nethttp":        "./servers/nethttp",
+	"fasthttp":       "./servers/fasthttp",
+	"netpoll":        "./servers/netpoll",
+	"netecho":        "./servers/netecho",
+}
+
+// build compiles every server into dir with one go build per binary.
+func build(ctx context.Context, dir string) error {
+	for name, pkg := range binaries {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s: %w", pkg, err)
+		}
+	}
+	return nil
+}
+
+// sycamore returns the server for one of sycamore's examples.
+func sycamore(bin, example, kind string, loops int, extra ...string) harness.Server {
+	args := append([]string{filepath.Join(bin, "sycamore-"+example), "-addr", "{addr}", "-loops", fmt.Sprint(loops), "-drain", "0s"}, extra...)
+	return harness.Server{Name: "sycamore", Kind: kind, Args: args}
+}
+
+// peer returns a peer server built by build.
+func peer(bin, name, label, kind string, extra ...string) harness.Server {
+	return harness.Server{Name: label, Kind: kind, Args: append([]string{filepath.Join(bin, name), "-addr", "{addr}"}, extra...)}
+}
+
+// httpServers are the servers of the HTTP section: sycamore first.
+func httpServers(cfg config, bin string) []harness.Server {
+	s := []harness.Server{
+		sycamore(bin, "http", "http", cfg.loops),
+		peer(bin, "nethttp", "net/http", "http"),
+		peer(bin, "fasthttp", "fasthttp", "http"),
+		peer(bin, "netpoll", "netpoll", "http", "-mode", "http"),
+	}
+	if ng, ok := harness.Nginx(cfg.loops); ok && !cfg.quick {
+		s = append(s, ng)
+	}
+	return s
+}
+
+// missingTools lists the tools the full run uses that are not installed.
+func missingTools() []string {
+	var missing []string
+	for _, tool := range []string{"wrk", "redis-benchmark", "redis-server", "nginx", "perf"} {
+		if !harness.Have(tool) && !(tool == "nginx" && haveFile("/usr/sbin/nginx")) {
+			missing = append(missing, tool)
+		}
+	}
+	return missing
+}
+
+func haveFile(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,26 @@
+module github.com/sycamore-go/sycamore/benchmarks
+
+go 1.25.0
+
+require (
+	github.com/cloudwego/netpoll v0.7.2
+	github.com/valyala/fasthttp v1.65.0
+)
+
+require (
+	github.com/panjf2000/ants/v2 v2.12.1 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sync v0.11.0 // indirect
+)
+
+require (
+	github.com/andybalholm/brotli v1.2.0 // indirect
+	github.com/bytedance/gopkg v0.1.1 // indirect
+	github.com/cloudwego/gopkg v0.1.4 // indirect
+	github.com/klauspost/compress v1.18.0 // indirect
+	github.com/sycamore-go/sycamore v0.0.0
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)
+
+replace github.com/sycamore-go/sycamore => ../
