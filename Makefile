@@ -1,25 +1,43 @@
 # sycamore: the two commands the README promises.
-#   make test   vet (Linux, macOS, FreeBSD) and the race-enabled test suite
-#   make bench  the core packages' Go benchmarks, with allocations
+#   make test   vet (Linux, macOS, FreeBSD), the race-enabled test suite of both
+#               modules, and the load harness in quick mode (so it cannot rot)
+#   make bench  the load harness: sycamore's examples against net/http, fasthttp,
+#               netpoll, nginx and redis-server under wrk and redis-benchmark
 
 GO ?= go
-BENCH_PKGS := ./poller/ ./loop/ ./transport/
-BENCHTIME ?= 1s
+QUICK_OUT := $(shell mktemp -d 2>/dev/null || echo /tmp/sycamore-quick)
 
-.PHONY: test vet bench tools
+.PHONY: test vet bench tools bench-tools tune gobench
 
 test: vet tools
 	$(GO) test -race -count=1 ./...
-
-# The redis example's tests drive the real redis-cli and redis-benchmark when they
-# are installed (raw RESP otherwise): install them when we can.
-tools:
-	@sh scripts/ensure-tools.sh redis-cli:redis-tools redis-benchmark:redis-tools
+	cd benchmarks && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd benchmarks && $(GO) run ./cmd/bench -quick -out $(QUICK_OUT)
+	cd benchmarks && $(GO) run ./cmd/tune -quick -out $(QUICK_OUT)
 
 vet:
 	$(GO) vet ./...
 	GOOS=darwin $(GO) vet ./...
 	GOOS=freebsd $(GO) vet ./...
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(BENCH_PKGS)
+# The redis example's tests drive the real redis-cli and redis-benchmark, and the
+# quick harness drives wrk, when they are installed: install them when we can.
+tools:
+	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools
+
+bench-tools:
+	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools \
+		redis-server:redis-server nginx:nginx-light
+
+# The full run (about 10 minutes on 2 cores): tables on stdout, and
+# benchmarks/results/latest.{json,md,svg}.
+bench: bench-tools
+	cd benchmarks && $(GO) run ./cmd/bench
+
+# The loop-count sweep: benchmarks/results/tune.{json,md,svg}.
+tune: bench-tools
+	cd benchmarks && $(GO) run ./cmd/tune
+
+# The Go micro-benchmarks of the core packages, with allocations.
+gobench:
+	$(GO) test -run '^$$' -bench . -benchmem ./poller/ ./loop/ ./transport/ ./balance/

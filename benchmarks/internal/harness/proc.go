@@ -31,7 +31,7 @@ type Server struct {
 	Name string   // label in tables: "sycamore", "net/http", "fasthttp", "netpoll", "nginx", "redis-server", "net echo", ...
 	Kind string   // "http", "resp" or "echo"
 	Args []string // argv; the words "{addr}", "{host}" and "{port}" are replaced
-	Env  []string // extra environment, may be nil
+	Env  []string // extra environment ("KEY=value", the same words replaced), may be nil
 	// Setup, when set, writes config files into dir (a fresh temp dir that
 	// Stop removes) and returns extra arguments appended to Args; nginx uses it.
 	Setup func(dir, addr string) ([]string, error)
@@ -114,7 +114,7 @@ func (p *Proc) launch(s Server) error {
 	}
 	defer logFile.Close() // the child has its own copy of the fd
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), s.Env...)
+	cmd.Env = append(os.Environ(), expandArgs(s.Env, p.Addr)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Setpgid puts the server in a process group of its own, so that Stop and
 	// CPU reach the workers it forks (nginx) and a terminal's ^C does not.

@@ -1,0 +1,229 @@
+package harness
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests start real servers and load tools; -short skips them.
+
+// buildServer builds the peer server benchmarks/servers/name into a temp dir
+// and returns the binary's path.
+func buildServer(t *testing.T, name string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts real servers")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go not on PATH")
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	out, err := exec.Command(goTool, "build", "-o", bin, "../../servers/"+name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build servers/%s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
+// startServer starts s and stops it (checking the stop was clean) when the
+// test ends.
+func startServer(t *testing.T, s Server) *Proc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	p, err := Start(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("Stop: %v\nlog:\n%s", err, p.Log())
+		}
+	})
+	return p
+}
+
+// idleConns runs IdleConns with 1000 conns against p and checks the result.
+func idleConns(t *testing.T, p *Proc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := IdleConns(ctx, p.Addr, 1000, p)
+	if err != nil {
+		t.Fatalf("IdleConns: %v\nlog:\n%s", err, p.Log())
+	}
+	if res.Conns != 1000 || res.RSSBefore <= 0 || res.RSSAfter <= res.RSSBefore || res.PerConn <= 0 {
+		t.Fatalf("IdleConns = %+v, want 1000 conns and RSS growing", res)
+	}
+	t.Logf("%s: %s: RSS %d -> %d, %.0f B/conn", p.Name, res.Cmd, res.RSSBefore, res.RSSAfter, res.PerConn)
+}
+
+func TestIdleConnsAgainstNetEcho(t *testing.T) {
+	bin := buildServer(t, "netecho")
+	p := startServer(t, Server{Name: "net echo", Kind: "echo", Args: []string{bin, "-addr", "{addr}"}})
+	idleConns(t, p)
+}
+
+func TestIdleConnsAgainstNetpollEcho(t *testing.T) {
+	bin := buildServer(t, "netpoll")
+	p := startServer(t, Server{Name: "netpoll", Kind: "echo", Args: []string{bin, "-addr", "{addr}", "-mode", "echo"}})
+	idleConns(t, p)
+}
+
+func TestIdleConnsAgainstNetpollHTTP(t *testing.T) {
+	bin := buildServer(t, "netpoll")
+	p := startServer(t, Server{Name: "netpoll", Kind: "http", Args: []string{bin, "-addr", "{addr}"}})
+	idleConns(t, p)
+}
+
+func TestWrkAgainstNetHTTP(t *testing.T) {
+	if !Have("wrk") {
+		t.Skip("wrk not installed")
+	}
+	bin := buildServer(t, "nethttp")
+	p := startServer(t, Server{Name: "net/http", Kind: "http", Args: []string{bin, "-addr", "{addr}"}})
+	before, err := p.CPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Wrk(context.Background(), "http://"+p.Addr+"/plaintext", 1, 8, time.Second, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RPS <= 0 || res.Requests <= 0 || res.P50 <= 0 || res.P99 < res.P50 || res.Errors != 0 {
+		t.Fatalf("Wrk = %+v", res)
+	}
+	after, err := p.CPU()
+	if err != nil || after <= before {
+		t.Fatalf("CPU %v -> %v (%v), want it to grow under load", before, after, err)
+	}
+	t.Logf("%s: %.0f req/s, p50 %v, p99 %v, server CPU %v", res.Cmd, res.RPS, res.P50, res.P99, after-before)
+}
+
+// TestWrkPipelinedAgainstNetpollHTTP checks both the pipeline script and the
+// netpoll server's handling of many requests in one read.
+func TestWrkPipelinedAgainstNetpollHTTP(t *testing.T) {
+	if !Have("wrk") {
+		t.Skip("wrk not installed")
+	}
+	bin := buildServer(t, "netpoll")
+	p := startServer(t, Server{Name: "netpoll", Kind: "http", Args: []string{bin, "-addr", "{addr}"}})
+	res, err := Wrk(context.Background(), "http://"+p.Addr+"/plaintext", 1, 8, time.Second, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RPS <= 0 || res.Errors != 0 || !strings.Contains(res.Cmd, "-s ") || !strings.HasSuffix(res.Cmd, "-- 16") {
+		t.Fatalf("Wrk = %+v", res)
+	}
+	t.Logf("%s: %.0f req/s", res.Cmd, res.RPS)
+}
+
+func TestNginxServesHelloWorldWithWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nginx")
+	}
+	s, ok := Nginx(2)
+	if !ok {
+		t.Skip("nginx not installed")
+	}
+	p := startServer(t, s)
+	resp, err := http.Get("http://" + p.Addr + "/plaintext")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if resp.StatusCode != 200 || string(body) != "Hello, World!" {
+		t.Fatalf("GET = %d %q", resp.StatusCode, body)
+	}
+	pids, err := p.Pids()
+	if err != nil || len(pids) < 3 {
+		t.Fatalf("Pids = %v, %v; want the master and two workers", pids, err)
+	}
+	if rss, err := p.RSS(); err != nil || rss <= 0 {
+		t.Fatalf("RSS = %d, %v", rss, err)
+	}
+}
+
+func TestRedisBenchmarkAgainstRedisServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server")
+	}
+	s, ok := RedisServer()
+	if !ok || !Have("redis-benchmark") {
+		t.Skip("redis-server or redis-benchmark not installed")
+	}
+	p := startServer(t, s)
+	res, err := RedisBenchmark(context.Background(), p.Addr, []string{"ping_inline", "set"}, 5000, 10, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Test != "PING_INLINE" || res[1].Test != "SET" || res[0].RPS <= 0 || res[1].P50 <= 0 {
+		t.Fatalf("RedisBenchmark = %+v", res)
+	}
+	t.Logf("%s: %+v", res[0].Cmd, res)
+}
+
+func TestStopIsCleanAndIdempotent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	p, err := Start(context.Background(), helper("serve"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatalf("first Stop: %v", err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	if _, err := p.CPU(); err == nil {
+		t.Fatal("CPU of a stopped server succeeded")
+	}
+}
+
+func TestStopKillsServerThatIgnoresSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 5 s for SIGTERM to be ignored")
+	}
+	p, err := Start(context.Background(), helper("ignore-term"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = p.Stop()
+	if err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("Stop = %v, want a killed error", err)
+	}
+	if took := time.Since(start); took < stopTimeout || took > stopTimeout+2*time.Second {
+		t.Fatalf("Stop took %v, want about %v", took, stopTimeout)
+	}
+	if members := groupMembers(p.Pid); len(members) > 0 {
+		t.Fatalf("process group %d still has %v", p.Pid, members)
+	}
+}
+
+func TestStopReportsServerThatDiedEarly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	p, err := Start(context.Background(), helper("serve"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(p.Pid, syscall.SIGKILL)
+	<-p.exited
+	if err := p.Stop(); err == nil || !strings.Contains(err.Error(), "before Stop") {
+		t.Fatalf("Stop = %v, want an exited-before-Stop error", err)
+	}
+}
