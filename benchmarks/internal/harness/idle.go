@@ -53,18 +53,12 @@ func IdleConns(ctx context.Context, addr string, n int, p *Proc) (IdleResult, er
 	if err != nil {
 		return res, err
 	}
-	want := n
-	if ceiling := int(limit) - fdReserve; n > ceiling {
-		n = ceiling
-	}
+	n, capNote := capToFdLimit(n, limit)
 	if n < 1 {
-		return res, fmt.Errorf("harness: idle: no connections to open (asked %d, fd limit %d)", want, limit)
+		return res, fmt.Errorf("harness: idle: no connections to open (fd limit %d)", limit)
 	}
 	res.Conns = n
-	res.Cmd = fmt.Sprintf("%d idle conns to %s, one %s round trip each", n, addr, probeName(p.Kind))
-	if n < want {
-		res.Cmd += fmt.Sprintf(" (capped from %d by RLIMIT_NOFILE %d)", want, limit)
-	}
+	res.Cmd = fmt.Sprintf("%d idle conns to %s, one %s round trip each%s", n, addr, probeName(p.Kind), capNote)
 
 	if res.RSSBefore, err = p.RSS(); err != nil {
 		return res, err
@@ -106,6 +100,16 @@ func raiseNoFile() (uint64, error) {
 		}
 	}
 	return lim.Cur, nil
+}
+
+// capToFdLimit caps n to the fd limit less fdReserve, and says so in a note
+// for IdleResult.Cmd ("" when n fits).
+func capToFdLimit(n int, limit uint64) (int, string) {
+	ceiling := int(min(limit, 1<<30)) - fdReserve // min: RLIM_INFINITY is 2^64-1
+	if n <= ceiling {
+		return n, ""
+	}
+	return ceiling, fmt.Sprintf(" (capped from %d by RLIMIT_NOFILE %d)", n, limit)
 }
 
 // stableRSS samples p's RSS every rssSampleEvery until two samples in a row
