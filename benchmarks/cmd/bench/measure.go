@@ -29,15 +29,15 @@ type sample struct {
 var nan = math.NaN()
 
 // measureWrk runs one wrk load against p and measures the server meanwhile:
-// CPU time from /proc before and after, syscalls with perf stat over the same
-// span (as a rate, so that wrk's connection set-up does not skew it), and RSS
-// at the end.
-func measureWrk(ctx context.Context, cfg config, p *harness.Proc, url string, depth int) (sample, error) {
+// CPU time from /proc before and after, and RSS at the end. With countSyscalls
+// it then runs the load again, shorter, under perf stat for the syscalls per
+// request: a tracepoint on every syscall slows the server down, so throughput
+// and CPU are never measured with perf attached.
+func measureWrk(ctx context.Context, cfg config, p *harness.Proc, url string, depth int, countSyscalls bool) (sample, error) {
 	cpu0, err := p.CPU()
 	if err != nil {
 		return sample{}, err
 	}
-	perf := startPerf(ctx, p.Pid, cfg.duration)
 	res, err := harness.Wrk(ctx, url, cfg.threads, cfg.conns, cfg.duration, depth)
 	if err != nil {
 		return sample{}, err
@@ -53,10 +53,27 @@ func measureWrk(ctx context.Context, cfg config, p *harness.Proc, url string, de
 		ReqPerCPU: perCPU(float64(res.Requests), cpu), RSS: float64(rss),
 		Errors: float64(res.Errors), Cmd: res.Cmd, Syscalls: nan, PerConn: nan,
 	}
-	if rate, ok := perf.rate(); ok && res.RPS > 0 {
-		s.Syscalls = rate / res.RPS
+	if countSyscalls {
+		s.Syscalls = syscallsPerRequest(ctx, cfg, p, url, depth)
 	}
 	return s, nil
+}
+
+// perfSpan is how long the syscall-counting run lasts: the ratio settles
+// within a second or two.
+const perfSpan = 3 * time.Second
+
+// syscallsPerRequest runs the load under perf stat and divides the syscall rate
+// by the request rate of the same span; NaN when perf is unavailable.
+func syscallsPerRequest(ctx context.Context, cfg config, p *harness.Proc, url string, depth int) float64 {
+	span := min(cfg.duration, perfSpan)
+	perf := startPerf(ctx, p.Pid, span)
+	res, err := harness.Wrk(ctx, url, cfg.threads, cfg.conns, span, depth)
+	rate, ok := perf.rate()
+	if err != nil || !ok || res.RPS <= 0 {
+		return nan
+	}
+	return rate / res.RPS
 }
 
 // perfRun is a perf stat running beside a load.

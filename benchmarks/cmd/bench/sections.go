@@ -18,13 +18,16 @@ func runHTTP(ctx context.Context, cfg config, bin string, rep *report) error {
 		name  string
 		depth int
 	}{{"plain", 1}, {fmt.Sprintf("pipelined-%d", cfg.depth), cfg.depth}}
+	measured := map[string]bool{} // servers whose syscalls were counted (once is enough)
 	return each(ctx, cfg.rounds, httpServers(cfg, bin), rep, "http", func(s harness.Server, p *harness.Proc) error {
+		count := !measured[s.Name]
+		measured[s.Name] = true
 		url := "http://" + p.Addr + "/plaintext"
 		if _, err := harness.Wrk(ctx, url, cfg.threads, cfg.conns, cfg.warmup, 1); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 		for _, load := range loads {
-			smp, err := measureWrk(ctx, cfg, p, url, load.depth)
+			smp, err := measureWrk(ctx, cfg, p, url, load.depth, count)
 			if err != nil {
 				return err
 			}
