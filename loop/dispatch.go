@@ -24,7 +24,7 @@ func (l *Loop) DispatchOnce(timeout time.Duration) error {
 	if l.owner.Load() == 0 {
 		l.owner.Store(goroutineID())
 	}
-	n, err := l.p.Wait(l.events, l.waitTimeout(timeout))
+	n, err := l.wait(l.waitTimeout(timeout))
 	l.awake.Store(true)
 	if err != nil {
 		return err
@@ -41,6 +41,38 @@ func (l *Loop) DispatchOnce(timeout time.Duration) error {
 	l.runRoundEnd()
 	l.stats.round(n, fired, tasks, time.Since(l.roundTime))
 	return nil
+}
+
+// wait is the round's poller Wait. With Config.SpinWait it polls without
+// blocking first, until events come, a task is queued (Submit wakes the poller
+// only for a sleeping loop, and that wakeup is drained inside Wait without
+// showing as an event, so the queue is checked here) or the spin runs out; then
+// it blocks for what is left of timeout.
+func (l *Loop) wait(timeout time.Duration) (int, error) {
+	spin := l.cfg.SpinWait
+	if spin <= 0 || timeout == 0 {
+		return l.p.Wait(l.events, timeout)
+	}
+	if timeout > 0 && timeout < spin {
+		spin = timeout
+	}
+	start := time.Now()
+	for {
+		n, err := l.p.Wait(l.events, 0)
+		if n > 0 || err != nil || l.tasks.queued.Load() > 0 || l.stopping.Load() {
+			return n, err
+		}
+		if time.Since(start) >= spin {
+			break
+		}
+	}
+	if timeout > 0 {
+		timeout -= time.Since(start)
+		if timeout <= 0 {
+			return 0, nil
+		}
+	}
+	return l.p.Wait(l.events, timeout)
 }
 
 // waitTimeout is the longest this round may block. It also clears awake before

@@ -81,6 +81,12 @@ type Config struct {
 	// Logger is used by the default OnError and by targets that log; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// SpinWait, when positive, makes a round that would block first poll
+	// without blocking for up to this long: events that arrive meanwhile are
+	// handled without the thread going to sleep and being woken (a context
+	// switch each way). It trades CPU for latency; 0 (the default) blocks at
+	// once. See BenchmarkSpinWait and benchmarks/RESULTS.md for when it pays.
+	SpinWait time.Duration
 }
 
 // Defaults for zero Config fields.

@@ -89,7 +89,7 @@ func New(opts Options) (*Engine, error) {
 		if opts.Pin {
 			cpu = i % runtime.NumCPU()
 		}
-		l, err := loop.New(loop.Config{ID: i, CPU: cpu, Logger: e.log})
+		l, err := loop.New(loop.Config{ID: i, CPU: cpu, Logger: e.log, SpinWait: opts.SpinWait})
 		if err != nil {
 			e.closeLoops()
 			return nil, fmt.Errorf("shard: loop %d: %w", i, err)

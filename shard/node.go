@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"sync"
 	"time"
 
 	"go.uber.org/atomic"
@@ -28,6 +29,12 @@ type node struct {
 	closed                  atomic.Uint64
 	refused                 atomic.Uint64
 
+	// The inbox of accepted fds on their way to this loop (see handoff); spare
+	// is the previous batch's slice, kept for reuse.
+	inboxMu      sync.Mutex
+	inbox, spare []handedOff
+	adoptFn      func() // n.adoptInbox, made once: a method value allocates
+
 	// Loop goroutine only.
 	offloads   map[*transport.Conn]*offloadQueue // conns with offloads in flight or paused by overload
 	waiting    []*transport.Conn                 // paused by overload, retried by retryTimer
@@ -37,7 +44,9 @@ type node struct {
 }
 
 func newNode(e *Engine, id int, l *loop.Loop) *node {
-	return &node{e: e, id: id, l: l, offloads: make(map[*transport.Conn]*offloadQueue)}
+	n := &node{e: e, id: id, l: l, offloads: make(map[*transport.Conn]*offloadQueue)}
+	n.adoptFn = n.adoptInbox
+	return n
 }
 
 // stallAfter is how long a loop may leave handed-off conns waiting without
@@ -86,22 +95,60 @@ func (n *node) adopt(fd int, h transport.Handler) {
 }
 
 // handoff is the acceptor's side of adopt: it runs on the loop that accepted fd
-// and queues the adoption on n's loop.
+// and queues the adoption on n's loop. The fds wait in n's inbox, and one task
+// adopts all that came in meanwhile, so an accept burst costs one Submit per
+// loop instead of one per conn, and no allocation per conn.
 func (n *node) handoff(fd int, h transport.Handler) {
 	if n.pending.Inc() == 1 {
 		n.pendingSince.Store(n.e.clock())
 	}
-	err := n.l.Submit(func() {
-		n.lastAdopt.Store(n.e.clock())
-		n.pending.Dec()
-		n.adopt(fd, h)
-	})
-	if err != nil { // the loop is stopping: nobody will adopt fd
-		n.pending.Dec()
-		n.e.conns.Dec()
-		n.refused.Inc()
-		sys.Close(fd)
+	n.inboxMu.Lock()
+	first := len(n.inbox) == 0
+	n.inbox = append(n.inbox, handedOff{fd: fd, h: h})
+	n.inboxMu.Unlock()
+	if !first {
+		return // the task that adopts the first one adopts this one too
 	}
+	if err := n.l.Submit(n.adoptFn); err != nil {
+		// The loop is stopping: nobody will adopt what waits in the inbox.
+		for _, x := range n.takeInbox() {
+			n.pending.Dec()
+			n.e.conns.Dec()
+			n.refused.Inc()
+			sys.Close(x.fd)
+		}
+	}
+}
+
+// handedOff is an accepted fd waiting in a loop's inbox.
+type handedOff struct {
+	fd int
+	h  transport.Handler
+}
+
+// adoptInbox adopts every fd waiting in the inbox. Loop goroutine only.
+func (n *node) adoptInbox() {
+	batch := n.takeInbox()
+	n.lastAdopt.Store(n.e.clock())
+	for i, x := range batch {
+		n.pending.Dec()
+		n.adopt(x.fd, x.h)
+		batch[i] = handedOff{}
+	}
+	n.inboxMu.Lock()
+	if n.spare == nil {
+		n.spare = batch[:0] // reused by the next takeInbox
+	}
+	n.inboxMu.Unlock()
+}
+
+// takeInbox swaps the inbox for an empty one and returns what it held.
+func (n *node) takeInbox() []handedOff {
+	n.inboxMu.Lock()
+	defer n.inboxMu.Unlock()
+	batch := n.inbox
+	n.inbox, n.spare = n.spare, nil
+	return batch
 }
 
 // closedConn is called by the handler wrapper when one of the loop's conns

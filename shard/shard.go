@@ -78,6 +78,9 @@ type Options struct {
 	// MaxConns caps the open conns of the whole engine: a conn accepted above it
 	// is closed at once and counted in Stats as refused. 0 means no cap.
 	MaxConns int
+	// SpinWait is every loop's loop.Config.SpinWait: how long a loop with
+	// nothing to do polls without blocking before it sleeps. 0 sleeps at once.
+	SpinWait time.Duration
 	// ShutdownTimeout is how long Run drains (as Shutdown) once its ctx ends
 	// before force-closing; 0 means Run closes at once (as Close).
 	ShutdownTimeout time.Duration
@@ -118,6 +121,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("shard: Options.MaxInFlight %d: want 0 (no cap) or more", o.MaxInFlight)
 	case o.MaxConns < 0:
 		return fmt.Errorf("shard: Options.MaxConns %d: want 0 (no cap) or more", o.MaxConns)
+	case o.SpinWait < 0:
+		return fmt.Errorf("shard: Options.SpinWait %v: want 0 or more", o.SpinWait)
 	case o.ShutdownTimeout < 0:
 		return fmt.Errorf("shard: Options.ShutdownTimeout %v: want 0 or more", o.ShutdownTimeout)
 	}

@@ -25,6 +25,7 @@ type Flags struct {
 	Balance   string
 	ReusePort bool
 	Workers   int
+	SpinWait  time.Duration
 	// Drain is how long a signalled server drains before closing what is left.
 	Drain time.Duration
 
@@ -45,6 +46,7 @@ func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
 	fs.BoolVar(&f.Pin, "pin", false, "pin loop i to CPU i mod NumCPU (Linux)")
 	fs.StringVar(&f.Balance, "balance", "least-connections", "how accepted conns are spread: round-robin, least-connections, source-hash or power-of-two")
 	fs.BoolVar(&f.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop instead of one acceptor")
+	fs.DurationVar(&f.SpinWait, "spin", 0, "how long an idle loop polls before it sleeps (e.g. 50us; 0 = sleep at once)")
 	fs.DurationVar(&f.Drain, "drain", 5*time.Second, "on SIGINT/SIGTERM, how long to let conns finish before closing them")
 	if withWorkers {
 		fs.IntVar(&f.Workers, "workers", 64, "worker pool size for blocking work (0 = run it on the loop)")
@@ -61,6 +63,9 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 	if f.Loops < 0 {
 		return shard.Options{}, fmt.Errorf("-loops %d: want 0 or more", f.Loops)
 	}
+	if f.SpinWait < 0 {
+		return shard.Options{}, fmt.Errorf("-spin %v: want 0 or more", f.SpinWait)
+	}
 	if f.Workers < 0 {
 		return shard.Options{}, fmt.Errorf("-workers %d: want 0 or more", f.Workers)
 	}
@@ -70,6 +75,7 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 		Balancer:        b,
 		ReusePort:       f.ReusePort,
 		Workers:         f.Workers,
+		SpinWait:        f.SpinWait,
 		Conn:            f.Conn,
 		Logger:          logger,
 		ShutdownTimeout: f.Drain,
