@@ -412,3 +412,16 @@ func TestLoadsMarkOnlyAStuckLoopStalled(t *testing.T) {
 		t.Fatalf("loop that adopted nothing for a second: load %d, want stalledLoad", got)
 	}
 }
+
+func TestSpinningLoopsServeAndStop(t *testing.T) {
+	if _, err := New(Options{SpinWait: -1}); err == nil {
+		t.Fatal("New accepted a negative SpinWait")
+	}
+	e, addr := startEcho(t, Options{Loops: 2, SpinWait: 20 * time.Millisecond})
+	for i := 0; i < 10; i++ {
+		roundTrip(t, dial(t, "tcp", addr), []byte("spin"))
+	}
+	if err := shutdownWithin(e, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
