@@ -9,16 +9,9 @@
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"log"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
-
 	"github.com/valyala/fasthttp"
+
+	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/peer"
 )
 
 var (
@@ -27,29 +20,9 @@ var (
 )
 
 func main() {
-	addr := flag.String("addr", "", "listen address, host:port (required)")
-	flag.Parse()
-	if *addr == "" {
-		fmt.Fprintln(os.Stderr, "fasthttp: -addr is required")
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
+	addr := peer.Addr("fasthttp")
 	srv := &fasthttp.Server{Handler: handle, Name: "fasthttp"}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(*addr) }()
-	select {
-	case err := <-errc:
-		log.Fatalf("fasthttp: %v", err)
-	case <-ctx.Done():
-	}
-	// Give in-flight requests a moment; the benchmark has stopped sending by now.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := srv.ShutdownWithContext(shutdownCtx); err != nil {
-		log.Printf("fasthttp: shutdown: %v", err)
-	}
+	peer.Serve("fasthttp", func() error { return srv.ListenAndServe(addr) }, srv.ShutdownWithContext)
 }
 
 // handle routes /json to the JSON body and every other path to the plaintext one.

@@ -9,15 +9,14 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log"
 	"net"
-	"os"
 	"os/signal"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/peer"
 )
 
 // bufSize is the read buffer each connection owns, for as long as it is open.
@@ -32,16 +31,11 @@ import (
 const bufSize = 4 << 10
 
 func main() {
-	addr := flag.String("addr", "", "listen address, host:port (required)")
-	flag.Parse()
-	if *addr == "" {
-		fmt.Fprintln(os.Stderr, "netecho: -addr is required")
-		os.Exit(2)
-	}
+	addr := peer.Addr("netecho")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Fatalf("netecho: %v", err)
 	}

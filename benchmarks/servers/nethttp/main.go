@@ -9,16 +9,9 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"log"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
+
+	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/peer"
 )
 
 var (
@@ -27,29 +20,9 @@ var (
 )
 
 func main() {
-	addr := flag.String("addr", "", "listen address, host:port (required)")
-	flag.Parse()
-	if *addr == "" {
-		fmt.Fprintln(os.Stderr, "nethttp: -addr is required")
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	srv := &http.Server{Addr: *addr, Handler: newMux()}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		log.Fatalf("nethttp: %v", err)
-	case <-ctx.Done():
-	}
-	// Give in-flight requests a moment; the benchmark has stopped sending by now.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		log.Printf("nethttp: shutdown: %v", err)
-	}
+	addr := peer.Addr("nethttp")
+	srv := &http.Server{Addr: addr, Handler: newMux()}
+	peer.Serve("nethttp", srv.ListenAndServe, srv.Shutdown)
 }
 
 // newMux routes /, /plaintext and /json; every other path is answered like /.

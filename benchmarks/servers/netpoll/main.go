@@ -16,22 +16,16 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/cloudwego/netpoll"
+
+	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/peer"
 )
 
 func main() {
-	addr := flag.String("addr", "", "listen address, host:port (required)")
 	mode := flag.String("mode", "http", "http (plaintext HTTP/1.1) or echo")
 	loops := flag.Int("loops", 0, "netpoll poller count (0: netpoll's default, GOMAXPROCS/20+1)")
-	flag.Parse()
-	if *addr == "" {
-		fmt.Fprintln(os.Stderr, "netpoll: -addr is required")
-		os.Exit(2)
-	}
+	addr := peer.Addr("netpoll")
 	var onRequest netpoll.OnRequest
 	switch *mode {
 	case "http":
@@ -48,10 +42,7 @@ func main() {
 			log.Fatalf("netpoll: %v", err)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	ln, err := netpoll.CreateListener("tcp", *addr)
+	ln, err := netpoll.CreateListener("tcp", addr)
 	if err != nil {
 		log.Fatalf("netpoll: %v", err)
 	}
@@ -59,20 +50,8 @@ func main() {
 	if err != nil {
 		log.Fatalf("netpoll: %v", err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- evl.Serve(ln) }()
-	select {
-	case err := <-errc:
-		log.Fatalf("netpoll: serve: %v", err)
-	case <-ctx.Done():
-	}
-	// Shutdown closes idle connections and waits for busy ones; the
-	// benchmark has stopped sending by now, so 2 s is plenty.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := evl.Shutdown(shutdownCtx); err != nil {
-		log.Printf("netpoll: shutdown: %v", err)
-	}
+	// Shutdown closes idle connections and waits for busy ones.
+	peer.Serve("netpoll", func() error { return evl.Serve(ln) }, evl.Shutdown)
 }
 
 // serveEcho writes back everything buffered on conn. netpoll calls it again
