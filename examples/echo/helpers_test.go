@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
+	"github.com/sycamore-go/sycamore/examples/internal/clitest"
 	"github.com/sycamore-go/sycamore/internal/testutil"
 	"github.com/sycamore-go/sycamore/shard"
 	"github.com/sycamore-go/sycamore/transport"
@@ -26,33 +26,11 @@ func testFlags() *cli.Flags {
 	return &cli.Flags{Addr: "127.0.0.1:0", Loops: 2, Balance: "round-robin"}
 }
 
-// startEcho serves the echo handler with f as main does, through cli.Serve, and
-// returns the running engine. When the test ends, the server's context is
-// cancelled and the cleanup waits (bounded) for Serve to return.
+// startEcho serves the echo handler with f as main does, through cli.Serve,
+// and returns the running engine; it stops when the test ends.
 func startEcho(t testing.TB, f *cli.Flags) *shard.Engine {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *shard.Engine, 1)
-	served := make(chan error, 1)
-	setup := func(*shard.Engine) (transport.Handler, error) { return echo{}, nil }
-	go func() {
-		served <- cli.Serve(ctx, f, setup, func(e *shard.Engine) { ready <- e })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := testutil.Recv(t, served, testWait, "Serve to return"); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	select {
-	case e := <-ready:
-		return e
-	case err := <-served:
-		t.Fatalf("Serve returned before the engine ran: %v", err)
-	case <-time.After(testWait):
-		t.Fatalf("the engine did not start within %v", testWait)
-	}
-	panic("unreachable")
+	return clitest.Start(t, f, func(*shard.Engine) (transport.Handler, error) { return echo{}, nil }, testWait)
 }
 
 // dial connects to the engine's first address with a deadline on every

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
+	"github.com/sycamore-go/sycamore/examples/internal/clitest"
 	"github.com/sycamore-go/sycamore/internal/testutil"
 	"github.com/sycamore-go/sycamore/shard"
 	"github.com/sycamore-go/sycamore/transport"
@@ -33,32 +33,10 @@ func testFlags(workers int) *cli.Flags {
 }
 
 // startOffload serves the offload handler for dir with f as main does, through
-// cli.Serve, and returns the running engine. When the test ends, the server's
-// context is cancelled and the cleanup waits (bounded) for Serve to return.
+// cli.Serve, and returns the running engine; it stops when the test ends.
 func startOffload(t testing.TB, f *cli.Flags, dir string) *shard.Engine {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *shard.Engine, 1)
-	served := make(chan error, 1)
-	setup := func(e *shard.Engine) (transport.Handler, error) { return newServer(e, dir) }
-	go func() {
-		served <- cli.Serve(ctx, f, setup, func(e *shard.Engine) { ready <- e })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := testutil.Recv(t, served, testWait, "Serve to return"); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	select {
-	case e := <-ready:
-		return e
-	case err := <-served:
-		t.Fatalf("Serve returned before the engine ran: %v", err)
-	case <-time.After(testWait):
-		t.Fatalf("the engine did not start within %v", testWait)
-	}
-	panic("unreachable")
+	return clitest.Start(t, f, func(e *shard.Engine) (transport.Handler, error) { return newServer(e, dir) }, testWait)
 }
 
 // client is one conn to the server, with a deadline on everything and a line

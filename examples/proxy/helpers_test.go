@@ -1,13 +1,13 @@
 package main
 
 import (
-	"context"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
+	"github.com/sycamore-go/sycamore/examples/internal/clitest"
 	"github.com/sycamore-go/sycamore/internal/testutil"
 	"github.com/sycamore-go/sycamore/shard"
 	"github.com/sycamore-go/sycamore/transport"
@@ -30,37 +30,17 @@ func testFlags() *cli.Flags {
 }
 
 // startProxy serves a proxy to upstream through cli.Serve, as main does, and
-// returns it with its engine. When the test ends, the server's context is
-// cancelled and the cleanup waits (bounded) for Serve to return.
+// returns it with its engine; it stops when the test ends.
 func startProxy(t testing.TB, upstream string) (*proxy, *shard.Engine) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *shard.Engine, 1)
-	served := make(chan error, 1)
 	var p *proxy
 	setup := func(e *shard.Engine) (transport.Handler, error) {
 		var err error
 		p, err = newProxy(e, upstream, defaultHighWater)
 		return p, err
 	}
-	go func() {
-		served <- cli.Serve(ctx, testFlags(), setup, func(e *shard.Engine) { ready <- e })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := testutil.Recv(t, served, testWait, "Serve to return"); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	select {
-	case e := <-ready:
-		return p, e
-	case err := <-served:
-		t.Fatalf("Serve returned before the engine ran: %v", err)
-	case <-time.After(testWait):
-		t.Fatalf("the proxy did not start within %v", testWait)
-	}
-	panic("unreachable")
+	e := clitest.Start(t, testFlags(), setup, testWait)
+	return p, e
 }
 
 // startUpstream runs a plain net.Listener server on a loopback port: serve runs
