@@ -36,7 +36,7 @@ type Engine struct {
 	epoch time.Time // the engine's clock starts here (see clock)
 	bal   balance.Balancer
 	nodes []*node
-	loads nodeLoads
+	loads *nodeLoads // a pointer: boxing the struct in the Loads interface would allocate per pick
 	pool  *ants.Pool // nil without workers
 	// busy counts the works running on the pool. ants' own Running counts idle
 	// workers too (until they expire), so it cannot tell whether one is free.
@@ -96,7 +96,7 @@ func New(opts Options) (*Engine, error) {
 		}
 		e.nodes = append(e.nodes, newNode(e, i, l))
 	}
-	e.loads = nodeLoads{nodes: e.nodes, clock: e.clock}
+	e.loads = &nodeLoads{nodes: e.nodes, clock: e.clock}
 	if opts.Workers > 0 {
 		pool, err := ants.NewPool(opts.Workers, ants.WithNonblocking(true), ants.WithLogger(antsLogger{e.log}))
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -423,5 +424,13 @@ func TestSpinningLoopsServeAndStop(t *testing.T) {
 	}
 	if err := shutdownWithin(e, 5*time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPickingALoopAllocatesNothing(t *testing.T) {
+	e := newEngine(t, Options{Loops: 4})
+	remote := netip.MustParseAddrPort("10.0.0.1:5000")
+	if allocs := testing.AllocsPerRun(100, func() { e.pick(remote) }); allocs != 0 {
+		t.Fatalf("picking a loop for an accepted conn allocates %.0f times", allocs)
 	}
 }

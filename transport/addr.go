@@ -3,7 +3,6 @@ package transport
 import (
 	"fmt"
 	"net"
-	"net/netip"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,16 +73,4 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
 	}
 	return nil
-}
-
-// sockaddrToAddrPort converts a kernel address to an AddrPort without allocating;
-// IPv4-mapped IPv6 addresses are unmapped, and unix addresses give the zero value.
-func sockaddrToAddrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
-	}
-	return netip.AddrPort{}
 }

@@ -52,23 +52,23 @@ func (f *aFdLimit) install(t *testing.T) {
 		}
 		return true
 	}
-	t.Cleanup(sys.Swap(&sys.Accept4, func(fd, flags int) (int, unix.Sockaddr, error) {
+	t.Cleanup(sys.Swap(&sys.Accept4, func(fd int, buf *sys.AcceptBuf, flags int) (int, error) {
 		switch f.mode.Load() {
 		case aFdsExhausted:
 			f.acceptCalls.Inc()
-			return -1, nil, unix.EMFILE
+			return -1, unix.EMFILE
 		case aFdsAtLimit:
 			f.acceptCalls.Inc()
 			if !take() {
-				return -1, nil, unix.EMFILE
+				return -1, unix.EMFILE
 			}
-			nfd, sa, err := realAccept(fd, flags)
+			nfd, err := realAccept(fd, buf, flags)
 			if err != nil {
 				f.budget.Inc()
 			}
-			return nfd, sa, err
+			return nfd, err
 		}
-		return realAccept(fd, flags)
+		return realAccept(fd, buf, flags)
 	}))
 	t.Cleanup(sys.Swap(&sys.Open, func(path string, mode int, perm uint32) (int, error) {
 		if f.mode.Load() == aFdsAtLimit {

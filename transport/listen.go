@@ -48,10 +48,13 @@ type Listener struct {
 
 	// spare is an fd held in reserve for EMFILE: released, it lets the listener
 	// accept and close the pending connections instead of spinning on them.
-	spare    int
-	paused   bool
-	shedded  uint64
-	released bool // the fd has been handed back for closing
+	spare  int
+	paused bool
+	// acceptBuf receives each accepted peer's address, so accepting allocates
+	// nothing.
+	acceptBuf sys.AcceptBuf
+	shedded   uint64
+	released  bool // the fd has been handed back for closing
 }
 
 // Listen opens a listening socket on network (tcp, tcp4, tcp6 or unix). With
@@ -178,10 +181,10 @@ func (ln *Listener) serve(l *loop.Loop, accepted func(fd int, remote netip.AddrP
 // goroutine only (the loop calls it).
 func (ln *Listener) HandleEvent(poller.Event) {
 	for {
-		fd, sa, err := sys.AcceptNonblock(ln.fd)
+		fd, remote, err := sys.AcceptNonblock(ln.fd, &ln.acceptBuf)
 		switch err {
 		case nil:
-			ln.accepted(fd, sockaddrToAddrPort(sa))
+			ln.accepted(fd, remote)
 			if ln.released {
 				return // closed by the new conn's OnOpen: accept no more
 			}
@@ -212,7 +215,7 @@ func (ln *Listener) outOfFds() {
 	if ln.spare >= 0 {
 		releaseSpare(&ln.spare)
 		for {
-			fd, _, err := sys.AcceptNonblock(ln.fd)
+			fd, _, err := sys.AcceptNonblock(ln.fd, &ln.acceptBuf)
 			if err != nil {
 				drained = err == unix.EAGAIN
 				break
