@@ -45,6 +45,14 @@ func (l *Loop) Register(t Target, in poller.Interest) error {
 		l.fdIndex = grown
 	}
 	_, filters := t.(Filterer)
+	if len(l.slots) == cap(l.slots) {
+		// Double, rather than let append grow a large table by 1.25×: that
+		// leaves some four discarded copies of the table per live slot for the
+		// GC, which is most of what a new idle conn costs in memory.
+		grown := make([]slot, len(l.slots), max(64, 2*cap(l.slots)))
+		copy(grown, l.slots)
+		l.slots = grown
+	}
 	l.slots = append(l.slots, slot{t: t, fd: int32(fd), filters: filters})
 	l.fdIndex[fd] = int32(len(l.slots))
 	l.stats.targets.Store(int64(len(l.slots)))

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/sycamore-go/sycamore/poller"
@@ -193,5 +194,33 @@ func TestTargetsBreakStopsTheWalk(t *testing.T) {
 	})
 	if calls != 1 {
 		t.Fatalf("yield called %d times after returning false, want 1", calls)
+	}
+}
+
+// The target table grows by doubling: registering many targets makes a
+// handful of allocations, not one per few targets (append's 1.25× growth of a
+// large slice would leave several discarded copies of the table per live slot).
+func TestRegisteringManyTargetsGrowsTheTableByDoubling(t *testing.T) {
+	l := newTestLoop(t, nil)
+	const n = 8192
+	targets := make([]*recTarget, n)
+	for i := range targets {
+		targets[i] = &recTarget{fd: 1000 + i} // interest 0: never given to the poller
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, rt := range targets {
+		if err := l.Register(rt, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	// 64 → 8192 slots is 8 doublings; the fd index, indexed up to fd 9191,
+	// doubles a similar number of times.
+	if mallocs := after.Mallocs - before.Mallocs; mallocs > 24 {
+		t.Fatalf("registering %d targets made %d allocations, want at most 24", n, mallocs)
+	}
+	for _, rt := range targets {
+		l.Unregister(rt)
 	}
 }
