@@ -286,7 +286,7 @@ func applyFields(f *headFields, req *request) int {
 	case f.hosts > 1 || (f.hosts == 0 && req.minor == 1):
 		return statusBadRequest // HTTP/1.1 requires exactly one Host (RFC 9112 §3.2)
 	case f.transferEncoding:
-		// Chunked bodies are not implemented; with a Transfer-Encoding, a
+		// This server frames bodies by Content-Length only; with a Transfer-Encoding, a
 		// Content-Length cannot frame the body either (RFC 9112 §6.3).
 		return statusNotImplemented
 	case f.tooLong:

@@ -43,7 +43,7 @@ var (
 	badRequest          = newResponse(400, "Bad Request", "text/plain", "", "Bad Request\n")
 	contentTooLarge     = newResponse(413, "Content Too Large", "text/plain", "", "Content Too Large\n")
 	headerTooLarge      = newResponse(431, "Request Header Fields Too Large", "text/plain", "", "Request Header Fields Too Large\n")
-	notImplemented      = newResponse(501, "Not Implemented", "text/plain", "", "Not Implemented\n")
+	unsupportedEncoding = newResponse(501, "Not Implemented", "text/plain", "", "Not Implemented\n")
 	versionNotSupported = newResponse(505, "HTTP Version Not Supported", "text/plain", "", "HTTP Version Not Supported\n")
 
 	// continueResponse is the interim response to "Expect: 100-continue".
@@ -58,7 +58,7 @@ func errorResponse(status int) *response {
 	case statusHeaderFieldsTooLarge:
 		return headerTooLarge
 	case statusNotImplemented:
-		return notImplemented
+		return unsupportedEncoding
 	case statusVersionNotSupported:
 		return versionNotSupported
 	}
