@@ -35,7 +35,7 @@ func TestMalformedRequestLineIs400AndCloses(t *testing.T) {
 		"GET / HTTP/1.1\rHost: test\r\n", // a bare CR
 	} {
 		t.Run("", func(t *testing.T) {
-			rejected(t, ts.addrs[0], line+"Host: test\r\n\r\n", 400, "Bad Request\n")
+			rejected(t, ts.addrs[0], line+"Host: test\r\n\r\n", 400, "malformed request\n")
 		})
 	}
 }
@@ -55,7 +55,7 @@ func TestMalformedHeaderIs400AndCloses(t *testing.T) {
 		"User-Agent: no-host\r\n",                                  // HTTP/1.1 without Host
 	} {
 		t.Run("", func(t *testing.T) {
-			rejected(t, ts.addrs[0], "GET / HTTP/1.1\r\n"+fields+"\r\n", 400, "Bad Request\n")
+			rejected(t, ts.addrs[0], "GET / HTTP/1.1\r\n"+fields+"\r\n", 400, "malformed request\n")
 		})
 	}
 }
@@ -63,26 +63,26 @@ func TestMalformedHeaderIs400AndCloses(t *testing.T) {
 func TestHeadOver8KiBIs431(t *testing.T) {
 	ts := startServer(t, 1)
 	big := "GET / HTTP/1.1\r\nHost: test\r\nX-Big: " + strings.Repeat("x", 9<<10) + "\r\n\r\n"
-	rejected(t, ts.addrs[0], big, 431, "Request Header Fields Too Large\n")
+	rejected(t, ts.addrs[0], big, 431, "request head over 8 KiB\n")
 }
 
 // A head that never ends is refused once it passes 8 KiB, without waiting for
 // the end of it.
 func TestEndlessHeadIs431WithoutWaitingForItsEnd(t *testing.T) {
 	ts := startServer(t, 1)
-	rejected(t, ts.addrs[0], "GET / HTTP/1.1\r\nX-Big: "+strings.Repeat("x", 9<<10), 431, "Request Header Fields Too Large\n")
+	rejected(t, ts.addrs[0], "GET / HTTP/1.1\r\nX-Big: "+strings.Repeat("x", 9<<10), 431, "request head over 8 KiB\n")
 }
 
 func TestChunkedBodyIs501(t *testing.T) {
 	ts := startServer(t, 1)
 	raw := "POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
-	rejected(t, ts.addrs[0], raw, 501, "Not Implemented\n")
+	rejected(t, ts.addrs[0], raw, 501, "Transfer-Encoding is not supported: frame the body with Content-Length\n")
 }
 
 func TestVersionOtherThanHTTP1Is505(t *testing.T) {
 	ts := startServer(t, 1)
 	for _, version := range []string{"HTTP/2.0", "HTTP/3.0", "HTTP/0.9"} {
-		rejected(t, ts.addrs[0], "GET / "+version+"\r\nHost: test\r\n\r\n", 505, "HTTP Version Not Supported\n")
+		rejected(t, ts.addrs[0], "GET / "+version+"\r\nHost: test\r\n\r\n", 505, "only HTTP/1.x is served\n")
 	}
 }
 
@@ -90,7 +90,7 @@ func TestBodyOver1MiBIs413(t *testing.T) {
 	ts := startServer(t, 1)
 	for _, length := range []string{"1048577", "99999999999999999999999999"} {
 		raw := "POST / HTTP/1.1\r\nHost: test\r\nContent-Length: " + length + "\r\n\r\n"
-		rejected(t, ts.addrs[0], raw, 413, "Content Too Large\n")
+		rejected(t, ts.addrs[0], raw, 413, "request body over 1 MiB\n")
 	}
 }
 
@@ -114,7 +114,7 @@ func TestRefusedUploadReads413NotAReset(t *testing.T) {
 		t.Errorf("upload: %v", err)
 	}
 	resp, body := cl.read("POST")
-	checkResponse(t, resp, body, 413, "Content Too Large\n")
+	checkResponse(t, resp, body, 413, "request body over 1 MiB\n")
 	cl.expectEOF()
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"strconv"
 )
 
@@ -24,8 +25,8 @@ type response struct {
 
 // newResponse formats a response. extraFields, if not empty, is one or more
 // complete header lines ("Allow: GET, HEAD\r\n").
-func newResponse(status int, reason, contentType, extraFields, body string) *response {
-	head := "HTTP/1.1 " + strconv.Itoa(status) + " " + reason + "\r\n" +
+func newResponse(status int, contentType, extraFields, body string) *response {
+	head := "HTTP/1.1 " + strconv.Itoa(status) + " " + reasonPhrase(status) + "\r\n" +
 		"Server: sycamore\r\n" +
 		"Content-Type: " + contentType + "\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
@@ -33,18 +34,27 @@ func newResponse(status int, reason, contentType, extraFields, body string) *res
 	return &response{status: status, head: []byte(head), body: []byte(body)}
 }
 
-// The responses the server sends.
-var (
-	plaintextOK      = newResponse(200, "OK", "text/plain", "", "Hello, World!")
-	jsonOK           = newResponse(200, "OK", "application/json", "", `{"message":"Hello, World!"}`)
-	notFound         = newResponse(404, "Not Found", "text/plain", "", "Not Found\n")
-	methodNotAllowed = newResponse(405, "Method Not Allowed", "text/plain", "Allow: GET, HEAD\r\n", "Method Not Allowed\n")
+// reasonPhrase is the status line's reason phrase: net/http's table, except
+// that RFC 9110 renamed 413 to "Content Too Large".
+func reasonPhrase(status int) string {
+	if status == 413 {
+		return "Content Too Large"
+	}
+	return http.StatusText(status)
+}
 
-	badRequest          = newResponse(400, "Bad Request", "text/plain", "", "Bad Request\n")
-	contentTooLarge     = newResponse(413, "Content Too Large", "text/plain", "", "Content Too Large\n")
-	headerTooLarge      = newResponse(431, "Request Header Fields Too Large", "text/plain", "", "Request Header Fields Too Large\n")
-	unsupportedEncoding = newResponse(501, "Not Implemented", "text/plain", "", "Not Implemented\n")
-	versionNotSupported = newResponse(505, "HTTP Version Not Supported", "text/plain", "", "HTTP Version Not Supported\n")
+// The responses the server sends. Error bodies say what to change.
+var (
+	plaintextOK      = newResponse(200, "text/plain", "", "Hello, World!")
+	jsonOK           = newResponse(200, "application/json", "", `{"message":"Hello, World!"}`)
+	notFound         = newResponse(404, "text/plain", "", "Not Found\n")
+	methodNotAllowed = newResponse(405, "text/plain", "Allow: GET, HEAD\r\n", "Method Not Allowed\n")
+
+	badRequest          = newResponse(400, "text/plain", "", "malformed request\n")
+	contentTooLarge     = newResponse(413, "text/plain", "", "request body over 1 MiB\n")
+	headerTooLarge      = newResponse(431, "text/plain", "", "request head over 8 KiB\n")
+	unsupportedEncoding = newResponse(501, "text/plain", "", "Transfer-Encoding is not supported: frame the body with Content-Length\n")
+	versionNotSupported = newResponse(505, "text/plain", "", "only HTTP/1.x is served\n")
 
 	// continueResponse is the interim response to "Expect: 100-continue".
 	continueResponse = []byte("HTTP/1.1 100 Continue\r\n\r\n")
