@@ -135,7 +135,7 @@ func TestCloseFlushesQueuedBytesToSlowReaderThenCloses(t *testing.T) {
 	msg := bPattern(11, size)
 	var state transport.State
 	var writeAfterClose, closeErr error
-	bOnLoop(t, l, func() {
+	aOnLoop(t, l, func() {
 		c.Write(msg)
 		closeErr = c.Close()
 		state = c.State()
@@ -148,7 +148,7 @@ func TestCloseFlushesQueuedBytesToSlowReaderThenCloses(t *testing.T) {
 		t.Errorf("Write after Close = %v, want ErrClosed", writeAfterClose)
 	}
 	bRounds(t, l, 2)
-	bOnLoop(t, l, func() { state = c.State() })
+	aOnLoop(t, l, func() { state = c.State() })
 	if state != transport.Closing || h.closeCount(c) != 0 {
 		t.Errorf("state %v, OnClose ran %d times, while the client has not read; want closing and 0", state, h.closeCount(c))
 	}
@@ -211,7 +211,7 @@ func TestAbortResetsPeerAndReportsErrAborted(t *testing.T) {
 	c := h.accept(t)
 	var abortErr error
 	var state transport.State
-	bOnLoop(t, l, func() {
+	aOnLoop(t, l, func() {
 		c.Write(bytes.Repeat([]byte("q"), 64<<10)) // dropped by Abort
 		abortErr = c.Abort()
 		state = c.State()
@@ -319,12 +319,12 @@ func TestWriteToResetConnRaisesNoSIGPIPE(t *testing.T) {
 	for _, c := range conns {
 		testutil.Eventually(t, bWait, func() bool {
 			var soErr int
-			bOnLoop(t, l, func() { soErr, _ = unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_ERROR) })
+			aOnLoop(t, l, func() { soErr, _ = unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_ERROR) })
 			return syscall.Errno(soErr) == syscall.ECONNRESET
 		}, "the reset to reach the server")
 	}
 	var writeErr, sendErr error
-	bOnLoop(t, l, func() {
+	aOnLoop(t, l, func() {
 		_, writeErr = conns[0].Write([]byte("one")) // queued; written at the end of the round
 		_, sendErr = conns[1].Send([]byte("two"))
 	})
@@ -515,7 +515,7 @@ func TestQueuedAsyncWritesEachCallbackRunsOnce(t *testing.T) {
 				}
 			}
 			var doneEarly int
-			bOnLoop(t, l, func() { doneEarly = len(order) })
+			aOnLoop(t, l, func() { doneEarly = len(order) })
 			t.Logf("%d callbacks ran before the client read anything", doneEarly)
 			// The kernel holds some tens of KiB; done(nil) means "written".
 			if doneEarly > writes/10 {
@@ -524,9 +524,9 @@ func TestQueuedAsyncWritesEachCallbackRunsOnce(t *testing.T) {
 
 			var state transport.State
 			if mode == "AbortFailsTheRest" {
-				bOnLoop(t, l, func() { c.Abort() })
+				aOnLoop(t, l, func() { c.Abort() })
 			} else {
-				bOnLoop(t, l, func() { c.Close(); state = c.State() })
+				aOnLoop(t, l, func() { c.Close(); state = c.State() })
 				if state != transport.Closing {
 					t.Errorf("state after Close with 10 MiB queued = %v, want closing", state)
 				}
@@ -547,7 +547,7 @@ func TestQueuedAsyncWritesEachCallbackRunsOnce(t *testing.T) {
 			bRounds(t, l, 2)
 			var gotOrder []int
 			var gotResults []error
-			bOnLoop(t, l, func() { gotOrder, gotResults = append(gotOrder, order...), append(gotResults, results...) })
+			aOnLoop(t, l, func() { gotOrder, gotResults = append(gotOrder, order...), append(gotResults, results...) })
 
 			for i := range calls {
 				if n := calls[i].Load(); n != 1 {

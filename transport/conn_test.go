@@ -392,7 +392,7 @@ func TestRecvReturnsZeroThenDataThenEOF(t *testing.T) {
 		var n int
 		var err error
 		buf := make([]byte, 64)
-		bOnLoop(t, l, func() { n, err = c.Recv(buf) })
+		aOnLoop(t, l, func() { n, err = c.Recv(buf) })
 		return string(buf[:n]), err
 	}
 	if got, err := recv(); got != "" || err != nil {
@@ -437,7 +437,7 @@ func TestRecvReturnsZeroThenDataThenEOF(t *testing.T) {
 	if n := h.onData.Load(); n != 0 {
 		t.Errorf("OnData ran %d times on a conn paused in OnOpen", n)
 	}
-	bOnLoop(t, l, func() { c.Close() })
+	aOnLoop(t, l, func() { c.Close() })
 	if cl := h.waitClosed(t); cl.err != nil {
 		t.Errorf("OnClose err = %v, want nil", cl.err)
 	}
@@ -474,7 +474,7 @@ func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 	atPause := h.onData.Load()
 	t.Logf("reads paused after %d OnData calls, with %d bytes written by the handler", atPause, written.Load())
 	var sndbuf, rcvbuf int
-	bOnLoop(t, l, func() { sndbuf, _ = unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF) })
+	aOnLoop(t, l, func() { sndbuf, _ = unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF) })
 	raw, _ := cl.SyscallConn()
 	raw.Control(func(fd uintptr) { rcvbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
 	// Memory stays flat: what the handler wrote and the client did not read is the
@@ -532,7 +532,7 @@ func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 
 func bInqOnLoop(t testing.TB, l *loop.Loop, c *transport.Conn) int {
 	var n int
-	bOnLoop(t, l, func() { n = bInq(t, c.Fd()) })
+	aOnLoop(t, l, func() { n = bInq(t, c.Fd()) })
 	return n
 }
 
@@ -557,7 +557,7 @@ func TestResumeReadDeliversBufferedBytesWithoutNewData(t *testing.T) {
 	}
 	for _, want := range []string{"2:b", "1:c"} {
 		var inq int
-		bOnLoop(t, l, func() { inq = bInq(t, c.Fd()); c.ResumeRead() })
+		aOnLoop(t, l, func() { inq = bInq(t, c.Fd()); c.ResumeRead() })
 		if inq != 0 {
 			t.Fatalf("%d bytes still in the socket; the test needs them all buffered in the conn", inq)
 		}
@@ -567,7 +567,7 @@ func TestResumeReadDeliversBufferedBytesWithoutNewData(t *testing.T) {
 	}
 	// Nothing buffered: ResumeRead calls no OnData until new bytes come.
 	before := h.onData.Load()
-	bOnLoop(t, l, func() { c.ResumeRead() })
+	aOnLoop(t, l, func() { c.ResumeRead() })
 	bRounds(t, l, 2)
 	if n := h.onData.Load(); n != before {
 		t.Fatalf("OnData ran %d times after ResumeRead with nothing buffered", n-before)
@@ -652,7 +652,7 @@ func TestSetIdleTimeoutZeroDisablesTimeout(t *testing.T) {
 		t.Fatalf("OnClose ran with the idle timeout off")
 	}
 	// Turning it back on works.
-	bOnLoop(t, l, func() { c.SetIdleTimeout(idle) })
+	aOnLoop(t, l, func() { c.SetIdleTimeout(idle) })
 	cl.SetReadDeadline(time.Now().Add(bWait))
 	if _, err := cl.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("client read = %v, want EOF once the idle timeout is set again", err)

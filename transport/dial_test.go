@@ -24,7 +24,7 @@ func bDialOnLoop(t testing.TB, l *loop.Loop, network, addr string, h transport.H
 	var c *transport.Conn
 	var state transport.State
 	var err error
-	bOnLoop(t, l, func() {
+	aOnLoop(t, l, func() {
 		c, err = transport.Dial(l, network, addr, h, transport.Config{})
 		if err == nil {
 			state = c.State()
@@ -172,7 +172,7 @@ func TestDialSendsWritesQueuedWhileConnectingAfterOnOpen(t *testing.T) {
 	cli.open = func(c *transport.Conn) { c.Write([]byte("+open")) }
 	var state transport.State
 	var dialErr, writeErr error
-	bOnLoop(t, l, func() {
+	aOnLoop(t, l, func() {
 		var c *transport.Conn
 		c, dialErr = transport.Dial(l, "tcp", ln.Addr().String(), cli, transport.Config{})
 		if dialErr == nil {

@@ -6,7 +6,6 @@
 package transport_test
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -32,45 +31,13 @@ const bWait = 10 * time.Second
 // doubles it, and an explicit size turns buffer auto-tuning off).
 const bSmallBuf = 16 << 10
 
-// bStartLoop starts an unpinned loop with `go l.Run(ctx)`. When the test ends the
-// loop is Closed and the cleanup waits (bounded) for Run to return. OnError fails
-// the test unless onError is given.
+// bStartLoop is aStartLoop whose OnError fails the test unless onError is given.
 func bStartLoop(t testing.TB, onError func(loop.Target, error)) *loop.Loop {
 	t.Helper()
 	if onError == nil {
 		onError = func(tg loop.Target, err error) { t.Errorf("unexpected loop OnError(%T, %v)", tg, err) }
 	}
-	l, err := loop.New(loop.Config{CPU: loop.NoPin, OnError: onError})
-	if err != nil {
-		t.Fatalf("loop.New: %v", err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- l.Run(context.Background()) }()
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil && !errors.Is(err, loop.ErrClosed) {
-			t.Errorf("loop Close: %v", err)
-		}
-		select {
-		case err := <-ran:
-			if err != nil && !errors.Is(err, loop.ErrClosed) {
-				t.Errorf("loop Run: %v", err)
-			}
-		case <-time.After(bWait):
-			t.Errorf("loop Run did not return within %v of Close", bWait)
-		}
-	})
-	return l
-}
-
-// bOnLoop runs f on l's goroutine and waits for it to finish. A task submitted
-// after bOnLoop returns runs in a later round.
-func bOnLoop(t testing.TB, l *loop.Loop, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	if err := l.Submit(func() { defer close(done); f() }); err != nil {
-		t.Fatalf("Submit: %v", err)
-	}
-	testutil.Recv(t, done, bWait, "a task on the loop")
+	return aStartLoop(t, loop.Config{OnError: onError})
 }
 
 // bServe listens on network/address and serves h on l; the listener is closed
@@ -83,7 +50,7 @@ func bServe(t testing.TB, l *loop.Loop, network, address string, h transport.Han
 	}
 	t.Cleanup(func() { ln.Close() })
 	var serveErr error
-	bOnLoop(t, l, func() { serveErr = ln.Serve(l, h, cfg) })
+	aOnLoop(t, l, func() { serveErr = ln.Serve(l, h, cfg) })
 	if serveErr != nil {
 		t.Fatalf("Serve: %v", serveErr)
 	}
@@ -258,11 +225,11 @@ func bReadsStopped(t testing.TB, l *loop.Loop, c *transport.Conn, onData *atomic
 	t.Helper()
 	var inq int
 	var before int64
-	bOnLoop(t, l, func() { inq, before = bInq(t, c.Fd()), onData.Load() })
+	aOnLoop(t, l, func() { inq, before = bInq(t, c.Fd()), onData.Load() })
 	if inq == 0 {
 		return false
 	}
-	bOnLoop(t, l, func() {})
+	aOnLoop(t, l, func() {})
 	return onData.Load() == before
 }
 
@@ -270,7 +237,7 @@ func bReadsStopped(t testing.TB, l *loop.Loop, c *transport.Conn, onData *atomic
 func bRounds(t testing.TB, l *loop.Loop, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
-		bOnLoop(t, l, func() {})
+		aOnLoop(t, l, func() {})
 	}
 }
 

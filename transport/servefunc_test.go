@@ -7,7 +7,6 @@ package transport_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -29,46 +28,6 @@ import (
 // sfWait bounds every wait for an event in these tests. It is generous because
 // the race detector on two cores is slow; a passing test never waits this long.
 const sfWait = 10 * time.Second
-
-// sfStartLoop creates an unpinned loop and runs it. When the test ends the loop is
-// stopped, Run is awaited (bounded) and the loop closed. OnError fails the test.
-func sfStartLoop(t *testing.T) *loop.Loop {
-	t.Helper()
-	l, err := loop.New(loop.Config{CPU: loop.NoPin, OnError: func(tg loop.Target, err error) {
-		t.Errorf("unexpected loop OnError(%T): %v", tg, err)
-	}})
-	if err != nil {
-		t.Fatalf("loop.New: %v", err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- l.Run(context.Background()) }()
-	t.Cleanup(func() {
-		l.Stop()
-		select {
-		case err := <-ran:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(sfWait):
-			t.Errorf("Run did not return within %v of Stop", sfWait)
-			return
-		}
-		if err := l.Close(); err != nil {
-			t.Errorf("loop Close: %v", err)
-		}
-	})
-	return l
-}
-
-// sfOnLoop runs f on l's goroutine and waits (bounded) until it has returned.
-func sfOnLoop(t *testing.T, l *loop.Loop, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	if err := l.Submit(func() { defer close(done); f() }); err != nil {
-		t.Fatalf("Submit: %v", err)
-	}
-	testutil.Recv(t, done, sfWait, "a task on the loop")
-}
 
 // sfListen listens on network/address, closed when the test ends. It skips the
 // test when the address family is not available here (no IPv6).
@@ -93,7 +52,7 @@ func sfListen(t *testing.T, network, address string) *transport.Listener {
 func sfServeFunc(t *testing.T, l *loop.Loop, ln *transport.Listener, accepted func(int, netip.AddrPort)) {
 	t.Helper()
 	var err error
-	sfOnLoop(t, l, func() { err = ln.ServeFunc(l, accepted) })
+	aOnLoop(t, l, func() { err = ln.ServeFunc(l, accepted) })
 	if err != nil {
 		t.Fatalf("ServeFunc: %v", err)
 	}
@@ -176,7 +135,7 @@ func TestServeFuncPassesEachFdAndPeerAddress(t *testing.T) {
 		{"dual-stack :0, IPv6 client", "tcp", ":0", "tcp6", "::1", "::1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := sfStartLoop(t)
+			l := bStartLoop(t, nil)
 			ln := sfListen(t, tc.network, tc.listen)
 			accept, got := sfRecordAndClose()
 			sfServeFunc(t, l, ln, accept)
@@ -214,7 +173,7 @@ func TestServeFuncUnixPeerHasZeroAddrPort(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	path := filepath.Join(dir, "s")
 
-	l := sfStartLoop(t)
+	l := bStartLoop(t, nil)
 	ln := sfListen(t, "unix", path)
 	accept, got := sfRecordAndClose()
 	sfServeFunc(t, l, ln, accept)
@@ -289,8 +248,8 @@ func sfEchoRoundTrip(t *testing.T, c net.Conn, msg []byte) {
 // One loop accepts, another owns the conns: the shape of shard. The conn must
 // open on the other loop's goroutine, echo there, and count its bytes there.
 func TestServeFuncHandsFdToOtherLoopThatEchoes(t *testing.T) {
-	acceptor := sfStartLoop(t)
-	worker := sfStartLoop(t)
+	acceptor := bStartLoop(t, nil)
+	worker := bStartLoop(t, nil)
 	ln := sfListen(t, "tcp4", "127.0.0.1:0")
 	h := &sfEcho{opened: make(chan sfOpened, 16)}
 	sfServeFunc(t, acceptor, ln, sfAdoptOn(t, worker, h))
@@ -311,8 +270,8 @@ func TestServeFuncHandsFdToOtherLoopThatEchoes(t *testing.T) {
 	}
 
 	var workerTargets, acceptorTargets int
-	sfOnLoop(t, worker, func() { workerTargets = worker.Stats().Targets })
-	sfOnLoop(t, acceptor, func() { acceptorTargets = acceptor.Stats().Targets })
+	aOnLoop(t, worker, func() { workerTargets = worker.Stats().Targets })
+	aOnLoop(t, acceptor, func() { acceptorTargets = acceptor.Stats().Targets })
 	if workerTargets != clients || acceptorTargets != 1 {
 		t.Errorf("targets: worker %d, acceptor %d; want %d conns on the worker and only the listener on the acceptor",
 			workerTargets, acceptorTargets, clients)
@@ -327,11 +286,11 @@ func TestServeFuncHandsFdToOtherLoopThatEchoes(t *testing.T) {
 }
 
 func TestServeFuncNilFunctionFailsAndRegistersNothing(t *testing.T) {
-	l := sfStartLoop(t)
+	l := bStartLoop(t, nil)
 	ln := sfListen(t, "tcp4", "127.0.0.1:0")
 	var err error
 	var targets int
-	sfOnLoop(t, l, func() {
+	aOnLoop(t, l, func() {
 		err = ln.ServeFunc(l, nil)
 		targets = l.Stats().Targets
 	})
@@ -349,7 +308,7 @@ func TestServeFuncNilFunctionFailsAndRegistersNothing(t *testing.T) {
 }
 
 func TestServeFuncAfterCloseReturnsErrClosed(t *testing.T) {
-	l := sfStartLoop(t)
+	l := bStartLoop(t, nil)
 	ln := sfListen(t, "tcp4", "127.0.0.1:0")
 	if err := ln.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -357,7 +316,7 @@ func TestServeFuncAfterCloseReturnsErrClosed(t *testing.T) {
 	called := false
 	var err error
 	var targets int
-	sfOnLoop(t, l, func() {
+	aOnLoop(t, l, func() {
 		err = ln.ServeFunc(l, func(fd int, _ netip.AddrPort) { called = true; unix.Close(fd) })
 		targets = l.Stats().Targets
 	})
@@ -392,7 +351,7 @@ func TestQueuedCountsBytesBlockedOnPeerThatDoesNotRead(t *testing.T) {
 		size   = 8 << 20 // far more than both kernel buffers hold
 		rcvBuf = 16 << 10
 	)
-	l := sfStartLoop(t)
+	l := bStartLoop(t, nil)
 	ln := sfListen(t, "tcp4", "127.0.0.1:0")
 	accept, conns := sfAdopted(t, l, &sfEcho{})
 	sfServeFunc(t, l, ln, accept)
@@ -400,7 +359,7 @@ func TestQueuedCountsBytesBlockedOnPeerThatDoesNotRead(t *testing.T) {
 	c := testutil.Recv(t, conns, sfWait, "the adopted conn")
 
 	queued := func() (n int) {
-		sfOnLoop(t, l, func() { n = c.Queued() })
+		aOnLoop(t, l, func() { n = c.Queued() })
 		return n
 	}
 	if n := queued(); n != 0 {
@@ -413,7 +372,7 @@ func TestQueuedCountsBytesBlockedOnPeerThatDoesNotRead(t *testing.T) {
 	}
 	var werr error
 	var inTask int
-	sfOnLoop(t, l, func() {
+	aOnLoop(t, l, func() {
 		if err := unix.SetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF, rcvBuf); err != nil {
 			werr = err
 			return
@@ -458,7 +417,7 @@ func TestQueuedCountsBytesBlockedOnPeerThatDoesNotRead(t *testing.T) {
 // transport calls CountIO for every read and write, so an echo's bytes show up in
 // the loop's Stats exactly: no byte missed, none counted twice.
 func TestStatsCountEchoBytesExactly(t *testing.T) {
-	l := sfStartLoop(t)
+	l := bStartLoop(t, nil)
 	ln := sfListen(t, "tcp4", "127.0.0.1:0")
 	accept, conns := sfAdopted(t, l, &sfEcho{})
 	sfServeFunc(t, l, ln, accept)
@@ -477,7 +436,7 @@ func TestStatsCountEchoBytesExactly(t *testing.T) {
 	}
 	// Later rounds, with nothing moving, add nothing.
 	for range 3 {
-		sfOnLoop(t, l, func() {})
+		aOnLoop(t, l, func() {})
 	}
 	if st := l.Stats(); st.BytesIn != uint64(total) || st.BytesOut != uint64(total) {
 		t.Fatalf("after idle rounds: BytesIn %d, BytesOut %d; want %d each", st.BytesIn, st.BytesOut, total)
