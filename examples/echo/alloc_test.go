@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"testing"
+
+	"github.com/sycamore-go/sycamore/examples/internal/clitest"
 )
 
 // One echo round trip over loopback allocates nothing, on the server or in the
@@ -13,7 +15,7 @@ import (
 // per-message allocation on the loop goroutine shows. Under the race detector
 // sync.Pool drops some of what is put back, so the count is only logged.
 func TestEchoRoundTripAllocatesNothing(t *testing.T) {
-	f := testFlags()
+	f := clitest.Flags()
 	f.Loops = 1
 	conn := dial(t, startEcho(t, f))
 	msg := bytes.Repeat([]byte("sycamore"), 8)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/sycamore-go/sycamore/examples/internal/clitest"
 )
 
 // maxPayload is the largest payload one client of TestEchoManyClientsGetEveryByte
@@ -64,7 +66,7 @@ func randomPayload(seed uint64) []byte {
 // A hundred clients at once, spread over both loops, each with its own random
 // payload: every byte must come back to the client that sent it, in order.
 func TestEchoManyClientsGetEveryByte(t *testing.T) {
-	e := startEcho(t, testFlags())
+	e := startEcho(t, clitest.Flags())
 	const clients = 100
 	conns := make([]net.Conn, clients)
 	for i := range conns {
@@ -90,7 +92,7 @@ func TestEchoManyClientsGetEveryByte(t *testing.T) {
 // cli.Network to a unix listener, and the socket file is removed at shutdown.
 func TestEchoOverUnixSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "echo.sock")
-	f := testFlags()
+	f := clitest.Flags()
 	f.Addr = "unix:" + path
 	e := startEcho(t, f)
 	if got := e.Addrs()[0].Network(); got != "unix" {
@@ -107,7 +109,7 @@ func TestEchoOverUnixSocket(t *testing.T) {
 // A client that shuts its writing side gets everything echoed, then EOF: the
 // handler has no OnEOF, so the conn closes once its queue is written.
 func TestEchoClosesAfterClientEOF(t *testing.T) {
-	e := startEcho(t, testFlags())
+	e := startEcho(t, clitest.Flags())
 	conn := dial(t, e)
 	msg := []byte("last words")
 	if _, err := conn.Write(msg); err != nil {

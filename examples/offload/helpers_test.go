@@ -25,11 +25,11 @@ func TestMain(m *testing.M) { testutil.VerifyMain(m) }
 // detector on a two-core machine is slow; a passing test never waits this long.
 const testWait = 20 * time.Second
 
-// testFlags are the flags of a test server: a kernel-chosen loopback port, two
-// loops, round-robin so that concurrent clients land on both loops, the given
-// pool size, and no drain, so that cancelling the server closes it at once.
+// testFlags are clitest's standard test flags with a pool of workers.
 func testFlags(workers int) *cli.Flags {
-	return &cli.Flags{Addr: "127.0.0.1:0", Loops: 2, Balance: "round-robin", Workers: workers}
+	f := clitest.Flags()
+	f.Workers = workers
+	return f
 }
 
 // startOffload serves the offload handler for dir with f as main does, through
@@ -51,13 +51,7 @@ type client struct {
 // dial connects to the engine; the conn is closed when the test ends.
 func dial(t testing.TB, e *shard.Engine) *client {
 	t.Helper()
-	addr := e.Addrs()[0]
-	conn, err := net.DialTimeout(addr.Network(), addr.String(), testWait)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(testWait))
+	conn := clitest.Dial(t, e, testWait)
 	return &client{t: t, conn: conn, r: bufio.NewReader(conn)}
 }
 

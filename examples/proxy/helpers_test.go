@@ -20,11 +20,10 @@ func TestMain(m *testing.M) { testutil.VerifyMain(m) }
 // detector on a two-core machine is slow; a passing test never waits this long.
 const testWait = 60 * time.Second
 
-// testFlags are the flags of a test proxy: a kernel-chosen loopback port, two
-// loops, round-robin so that concurrent clients land on both loops, and no
-// drain, so that cancelling the server closes it at once.
+// testFlags are clitest's standard test flags, configured as main configures
+// the proxy's.
 func testFlags() *cli.Flags {
-	f := &cli.Flags{Addr: "127.0.0.1:0", Loops: 2, Balance: "round-robin"}
+	f := clitest.Flags()
 	configure(f)
 	return f
 }
@@ -96,13 +95,7 @@ func startUpstream(t testing.TB, serve func(net.Conn)) string {
 // closed when the test ends.
 func dial(t testing.TB, e *shard.Engine) *net.TCPConn {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", e.Addrs()[0].String(), testWait)
-	if err != nil {
-		t.Fatalf("dial the proxy: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(testWait))
-	return conn.(*net.TCPConn)
+	return clitest.Dial(t, e, testWait).(*net.TCPConn)
 }
 
 // refusedAddr returns a loopback address nobody listens on: a port the kernel

@@ -4,6 +4,7 @@ package clitest
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -40,4 +41,25 @@ func Start(t testing.TB, f *cli.Flags, setup func(*shard.Engine) (transport.Hand
 		t.Fatalf("the engine did not start within %v", wait)
 	}
 	return nil
+}
+
+// Flags are the flags of a test server: a kernel-chosen loopback port, two
+// loops, round-robin so that concurrent clients land on both loops, and no
+// drain, so that cancelling the server closes it at once.
+func Flags() *cli.Flags {
+	return &cli.Flags{Addr: "127.0.0.1:0", Loops: 2, Balance: "round-robin"}
+}
+
+// Dial connects to e's first address with a deadline of wait on every
+// operation; the conn is closed when the test ends.
+func Dial(t testing.TB, e *shard.Engine, wait time.Duration) net.Conn {
+	t.Helper()
+	addr := e.Addrs()[0]
+	conn, err := net.DialTimeout(addr.Network(), addr.String(), wait)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(wait))
+	return conn
 }
