@@ -7,32 +7,15 @@ package transport_test
 
 import (
 	"net"
-	"runtime"
-	"runtime/debug"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sycamore-go/sycamore/internal/testutil"
 	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/transport"
 )
-
-// aRaceEnabled reports whether the test binary was built with -race. Under the
-// race detector sync.Pool drops a quarter of what is Put, so pooled buffers are
-// sometimes allocated afresh.
-func aRaceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
 
 // aRawClient connects a blocking socket to addr, with timeouts, so that a round
 // trip through it costs two syscalls and no allocation. It is closed when the test
@@ -141,7 +124,7 @@ func TestEchoRoundTripAllocatesNothing(t *testing.T) {
 	allocs, total := 1.0, uint64(1<<63)
 	for try := 0; try < 3 && (allocs != 0 || total > 0); try++ {
 		allocs = min(allocs, testing.AllocsPerRun(1000, roundTrip)) // whole allocations per run, rounded down
-		total = min(total, aMallocs(1000, roundTrip))               // the exact count, for sub-1 rates
+		total = min(total, testutil.Mallocs(1000, roundTrip))       // the exact count, for sub-1 rates
 	}
 	if failed != nil || short > 0 {
 		t.Fatalf("round trip failed: %v (%d early EOFs)", failed, short)
@@ -149,7 +132,7 @@ func TestEchoRoundTripAllocatesNothing(t *testing.T) {
 	if string(reply) != string(msg) {
 		t.Fatalf("echo: got %x, want %x", reply, msg)
 	}
-	if aRaceEnabled() {
+	if testutil.RaceEnabled {
 		// sync.Pool drops 1 Put in 4 under -race; each drop costs the next Get a
 		// buffer and its pointer. A real per-message allocation would add >= 1.
 		t.Logf("race detector on: %d allocations in 1000 round trips (pool drops)", total)
@@ -161,21 +144,4 @@ func TestEchoRoundTripAllocatesNothing(t *testing.T) {
 	if allocs != 0 || total > 0 {
 		t.Errorf("%d allocations in 1000 echo round trips (AllocsPerRun %.0f), want 0", total, allocs)
 	}
-}
-
-// aMallocs runs f n times and returns how many heap allocations the process made
-// meanwhile, measured as testing.AllocsPerRun does (one P, after a warm-up: a
-// change of GOMAXPROCS empties sync.Pool's per-P caches), but not divided.
-func aMallocs(n int, f func()) uint64 {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	for i := 0; i < 10; i++ {
-		f()
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for i := 0; i < n; i++ {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return after.Mallocs - before.Mallocs
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sycamore-go/sycamore/examples/internal/clitest"
+	"github.com/sycamore-go/sycamore/internal/testutil"
 )
 
 // One echo round trip over loopback allocates nothing, on the server or in the
@@ -39,7 +40,7 @@ func TestEchoRoundTripAllocatesNothing(t *testing.T) {
 	if !bytes.Equal(reply, msg) {
 		t.Fatalf("echo: got %q, want %q", reply, msg)
 	}
-	if raceEnabled {
+	if testutil.RaceEnabled {
 		t.Logf("race detector on: %.2f allocations per round trip (sync.Pool drops); not checked", allocs)
 		return
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -79,14 +78,14 @@ func TestServingOverLoopbackAllocatesNothing(t *testing.T) {
 				roundTrip()
 			}
 			allocs := testing.AllocsPerRun(1000, roundTrip) // per run, rounded down
-			total := mallocs(1000, roundTrip)               // the exact count
+			total := testutil.Mallocs(1000, roundTrip)      // the exact count
 			if failed != nil {
 				t.Fatalf("round trip: %v", failed)
 			}
 			if !strings.HasSuffix(string(reply), helloBody) {
 				t.Fatalf("unexpected reply %q", reply)
 			}
-			if raceEnabled {
+			if testutil.RaceEnabled {
 				t.Logf("race detector on: %d allocations in 1000 round trips (pool drops), not checked", total)
 				return
 			}
@@ -95,25 +94,4 @@ func TestServingOverLoopbackAllocatesNothing(t *testing.T) {
 			}
 		})
 	}
-}
-
-// mallocs runs f n times and returns how many heap allocations the whole process
-// made meanwhile. It measures as testing.AllocsPerRun does (one P, after a
-// warm-up), but returns the exact count instead of a per-run figure rounded down,
-// which would hide up to n-1 allocations. It collects garbage first: a collection
-// during the count would empty the transport's sync.Pools, and the first Put after
-// one allocates the pool's per-P array.
-func mallocs(n int, f func()) uint64 {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	runtime.GC()
-	for range 10 {
-		f()
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range n {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return after.Mallocs - before.Mallocs
 }

@@ -2,8 +2,9 @@ package main
 
 import (
 	"io"
-	"runtime"
 	"testing"
+
+	"github.com/sycamore-go/sycamore/internal/testutil"
 )
 
 // TestHotCommandsAllocateNothing sends each hot command over a real connection,
@@ -19,7 +20,7 @@ import (
 // 1000 or more.
 func TestHotCommandsAllocateNothing(t *testing.T) {
 	const poolNoise = 5
-	if raceEnabled {
+	if testutil.RaceEnabled {
 		t.Skip("the race detector allocates, and sync.Pool drops buffers under it")
 	}
 	_, addr := startRedis(t)
@@ -49,7 +50,7 @@ func TestHotCommandsAllocateNothing(t *testing.T) {
 				}
 			}
 			perRun := testing.AllocsPerRun(1000, roundTrip) // whole allocations, rounded down
-			total := mallocs(1000, roundTrip)               // the exact count, for rates below 1
+			total := testutil.Mallocs(1000, roundTrip)      // the exact count, for rates below 1
 			if failed != nil {
 				t.Fatalf("round trip: %v", failed)
 			}
@@ -66,7 +67,7 @@ func TestHotCommandsAllocateNothing(t *testing.T) {
 // TestKeyspaceHotPathAllocatesNothing checks the keyspace alone: get, mget, set
 // over a value that fits, and incr of an existing counter.
 func TestKeyspaceHotPathAllocatesNothing(t *testing.T) {
-	if raceEnabled {
+	if testutil.RaceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	ks := newKeyspace(defaultStripes)
@@ -81,26 +82,8 @@ func TestKeyspaceHotPathAllocatesNothing(t *testing.T) {
 		"incr": func() { ks.incr(counter, 1) },
 		"mget": func() { ks.mget(keys, func(v []byte, _ bool) { sink += len(v) }) },
 	} {
-		if total := mallocs(1000, f); total != 0 {
+		if total := testutil.Mallocs(1000, f); total != 0 {
 			t.Errorf("%s: %d allocations in 1000 calls, want 0", name, total)
 		}
 	}
-}
-
-// mallocs runs f n times and returns how many heap allocations the whole process
-// made meanwhile. It measures as testing.AllocsPerRun does (one P, after a
-// warm-up), but returns the exact count: AllocsPerRun rounds down, so it would
-// hide one allocation every few calls.
-func mallocs(n int, f func()) uint64 {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	for range 10 {
-		f()
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range n {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return after.Mallocs - before.Mallocs
 }
