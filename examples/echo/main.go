@@ -22,8 +22,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"os"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
 	"github.com/sycamore-go/sycamore/shard"
@@ -33,11 +31,7 @@ import (
 func main() {
 	f := cli.Register(flag.CommandLine, "127.0.0.1:7000", false)
 	flag.Parse()
-	err := cli.Run(f, func(*shard.Engine) (transport.Handler, error) {
+	cli.Main("echo", f, func(*shard.Engine) (transport.Handler, error) {
 		return echo{}, nil
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "echo:", err)
-		os.Exit(1)
-	}
 }

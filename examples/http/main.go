@@ -27,8 +27,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"os"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
 	"github.com/sycamore-go/sycamore/shard"
@@ -38,11 +36,7 @@ import (
 func main() {
 	f := cli.Register(flag.CommandLine, "127.0.0.1:8080", false)
 	flag.Parse()
-	err := cli.Run(f, func(e *shard.Engine) (transport.Handler, error) {
+	cli.Main("http", f, func(e *shard.Engine) (transport.Handler, error) {
 		return newServer(e.Loops()), nil
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "http:", err)
-		os.Exit(1)
-	}
 }

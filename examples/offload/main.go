@@ -29,8 +29,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"os"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
 	"github.com/sycamore-go/sycamore/shard"
@@ -41,11 +39,7 @@ func main() {
 	f := cli.Register(flag.CommandLine, "127.0.0.1:7001", true)
 	dir := flag.String("dir", ".", "directory whose files FILE may read (plain names only)")
 	flag.Parse()
-	err := cli.Run(f, func(e *shard.Engine) (transport.Handler, error) {
+	cli.Main("offload", f, func(e *shard.Engine) (transport.Handler, error) {
 		return newServer(e, *dir)
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "offload:", err)
-		os.Exit(1)
-	}
 }

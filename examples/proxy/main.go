@@ -33,8 +33,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"os"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
 	"github.com/sycamore-go/sycamore/shard"
@@ -47,11 +45,7 @@ func main() {
 	highWater := flag.Int("highwater", defaultHighWater, "bytes queued for one side above which the other side is not read")
 	flag.Parse()
 	configure(f)
-	err := cli.Run(f, func(e *shard.Engine) (transport.Handler, error) {
+	cli.Main("proxy", f, func(e *shard.Engine) (transport.Handler, error) {
 		return newProxy(e, *upstream, *highWater)
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "proxy:", err)
-		os.Exit(1)
-	}
 }

@@ -28,8 +28,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"os"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
 	"github.com/sycamore-go/sycamore/shard"
@@ -40,11 +38,7 @@ func main() {
 	f := cli.Register(flag.CommandLine, "127.0.0.1:6380", false)
 	stripes := flag.Int("stripes", defaultStripes, "lock stripes of the keyspace (a power of two up to 1024; 1 is one global lock)")
 	flag.Parse()
-	err := cli.Run(f, func(*shard.Engine) (transport.Handler, error) {
+	cli.Main("redis", f, func(*shard.Engine) (transport.Handler, error) {
 		return newServer(newKeyspace(*stripes)), nil
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "redis:", err)
-		os.Exit(1)
-	}
 }

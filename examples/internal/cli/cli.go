@@ -133,3 +133,12 @@ func Serve(ctx context.Context, f *Flags, setup func(e *shard.Engine) (transport
 	}
 	return e.Run(ctx)
 }
+
+// Main is an example's main after its flags are parsed: Run, and on failure
+// print "name: error" to stderr and exit with status 1.
+func Main(name string, f *Flags, setup func(e *shard.Engine) (transport.Handler, error)) {
+	if err := Run(f, setup); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
