@@ -102,3 +102,24 @@ func TestAdoptMakesAConnOfAnAcceptedFd(t *testing.T) {
 		t.Fatal("Adopt of fd -1 succeeded")
 	}
 }
+
+// discardAll reports what Discard(-1) consumed and what was left.
+type discardAll struct {
+	transport.BaseHandler
+	got chan [2]int
+}
+
+func (h *discardAll) OnData(c *transport.Conn) {
+	n, _ := c.Discard(-1)
+	h.got <- [2]int{n, c.Buffered()}
+}
+
+func TestDiscardOfMinusOneConsumesEverythingBuffered(t *testing.T) {
+	h := &discardAll{got: make(chan [2]int, 1)}
+	l := aStartLoop(t, loop.Config{})
+	ln := aServe(t, l, h, transport.Config{})
+	aDial(t, ln.Addr().String()).Write([]byte("seven b"))
+	if got := testutil.Recv(t, h.got, 5*time.Second, "OnData"); got != [2]int{7, 0} {
+		t.Fatalf("Discard(-1) consumed %d and left %d, want 7 and 0", got[0], got[1])
+	}
+}
