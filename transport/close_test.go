@@ -25,6 +25,10 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
+// Row 5 of RELIABILITY.md: the client sends N bytes, then shuts its writing side
+// (CloseWrite). The server's handler implements EOFHandler, so it must get all N
+// bytes, then OnEOF, stay open (rounds later it has not closed on its own), and
+// still write a reply that the client reads before its EOF.
 func TestHalfCloseServerGetsAllBytesThenEOFAndCanReply(t *testing.T) {
 	const size = 256 << 10
 	l := bStartLoop(t, nil)
@@ -41,16 +45,10 @@ func TestHalfCloseServerGetsAllBytesThenEOFAndCanReply(t *testing.T) {
 	eofs := make(chan eofSeen, 4)
 	eh := bEOFHandler{bHandler: h, eof: func(c *transport.Conn) {
 		eofs <- eofSeen{received.Load(), c.State()}
-		// Reply a little later, to show the conn does not close on its own.
-		c.Loop().AfterFunc(50*time.Millisecond, func() {
-			if _, err := c.Write([]byte("reply")); err != nil {
-				t.Errorf("Write after the peer's EOF: %v", err)
-			}
-			c.Close()
-		})
 	}}
 	ln := bServe(t, l, "tcp", "127.0.0.1:0", eh, transport.Config{})
 	cl := bDial(t, ln.Addr().String(), 0)
+	c := h.accept(t)
 	if _, err := cl.Write(bPattern(5, size)); err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +58,26 @@ func TestHalfCloseServerGetsAllBytesThenEOFAndCanReply(t *testing.T) {
 	e := testutil.Recv(t, eofs, bWait, "OnEOF")
 	if e.received != size || e.state != transport.Open {
 		t.Errorf("at OnEOF: %d bytes received, state %v; want all %d and open", e.received, e.state, size)
+	}
+
+	// Rounds later the conn is still open: it does not close on its own.
+	bRounds(t, l, 3)
+	var state transport.State
+	var closes int
+	var writeErr error
+	onData := h.onData.Load()
+	aOnLoop(t, l, func() {
+		state, closes = c.State(), h.closeCount(c)
+		if state == transport.Open {
+			_, writeErr = c.Write([]byte("reply"))
+			c.Close()
+		}
+	})
+	if state != transport.Open || closes != 0 {
+		t.Fatalf("rounds after OnEOF: state %v, %d OnClose; want open, 0: the conn closed on its own", state, closes)
+	}
+	if writeErr != nil {
+		t.Errorf("Write after the peer's EOF: %v", writeErr)
 	}
 	got := make([]byte, len("reply"))
 	if _, err := io.ReadFull(cl, got); err != nil || string(got) != "reply" {
@@ -75,6 +93,12 @@ func TestHalfCloseServerGetsAllBytesThenEOFAndCanReply(t *testing.T) {
 	bRounds(t, l, 2)
 	if n := h.closeCount(cls.c); n != 1 {
 		t.Errorf("OnClose ran %d times", n)
+	}
+	if n := len(eofs); n != 0 {
+		t.Errorf("OnEOF ran %d more times", n)
+	}
+	if n := h.onData.Load() - onData; n != 0 {
+		t.Errorf("OnData ran %d times after OnEOF", n)
 	}
 }
 
@@ -238,6 +262,12 @@ func bIsResetOrPipe(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
+// Row 3 of RELIABILITY.md: the peer sets SO_LINGER {1, 0} and closes (a reset)
+// while the server writes: 1 MiB queued again each time the queue drains, plus
+// eight 1 MiB AsyncWrites. The reset must be reported once, to OnClose only (an
+// OnError fails the test); the AsyncWrites still queued must fail with it, each
+// callback once; and nothing may leak: the conn leaves the loop, holds no
+// buffer, and its fd is closed.
 func TestPeerResetMidWriteReportsOnce(t *testing.T) {
 	const asyncWrites = 8
 	l := bStartLoop(t, nil) // any OnError fails the test: the error goes to OnClose only
@@ -255,6 +285,12 @@ func TestPeerResetMidWriteReportsOnce(t *testing.T) {
 	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
 	cl := bDial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
+	var targets int
+	var dev, ino uint64
+	aOnLoop(t, l, func() {
+		targets = l.Stats().Targets
+		dev, ino = rFileID(t, c.Fd())
+	})
 	dones := make(chan error, 2*asyncWrites)
 	for i := 0; i < asyncWrites; i++ {
 		if err := c.AsyncWrite(chunk, func(err error) { dones <- err }); err != nil {
@@ -293,8 +329,24 @@ func TestPeerResetMidWriteReportsOnce(t *testing.T) {
 	if extra := len(dones); extra != 0 {
 		t.Errorf("%d AsyncWrite callbacks ran a second time", extra)
 	}
+	var queued, buffered, targetsAfter int
+	var sameFile bool
+	aOnLoop(t, l, func() {
+		queued, buffered, targetsAfter = c.Queued(), c.Buffered(), l.Stats().Targets
+		sameFile = rSameFile(c.Fd(), dev, ino)
+	})
+	if queued != 0 || buffered != 0 || targetsAfter != targets-1 || sameFile {
+		t.Errorf("after the reset: %d bytes queued, %d buffered, %d targets (was %d), fd still open: %v; want 0, 0, one fewer, false",
+			queued, buffered, targetsAfter, targets, sameFile)
+	}
 }
 
+// Row 4 of RELIABILITY.md: with signal.Notify(SIGPIPE) on, the server writes to
+// conns the peer has reset, once through Write (flushed at the end of the round)
+// and once through Send. The first error after a reset is ECONNRESET, which
+// raises nothing, so the test consumes it first (SO_ERROR) and each write is the
+// second one, the EPIPE that raises SIGPIPE unless the write says MSG_NOSIGNAL.
+// No SIGPIPE may arrive; a plain write to a broken socket shows one would.
 func TestWriteToResetConnRaisesNoSIGPIPE(t *testing.T) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGPIPE)
@@ -357,8 +409,14 @@ func TestWriteToResetConnRaisesNoSIGPIPE(t *testing.T) {
 	testutil.Recv(t, sigs, bWait, "SIGPIPE from the control write")
 }
 
+// Row 9 of RELIABILITY.md: 100 goroutines call AsyncWrite and AsyncClose on one
+// conn while its client writes and reads (run it with -race). OnClose must run
+// exactly once and every AsyncWrite callback once; and there must be no second
+// close(2): the seam counts one sys.Close for the conn's fd, and a fresh fd that
+// takes the freed number survives a second burst on the closed conn.
 func TestAsyncCloseFromManyGoroutinesClosesOnce(t *testing.T) {
 	const goroutines, writesEach = 100, 4
+	closes := rCountCloses(t)
 	l := bStartLoop(t, nil)
 	h := bNewHandler()
 	h.data = bEcho
@@ -430,23 +488,30 @@ func TestAsyncCloseFromManyGoroutinesClosesOnce(t *testing.T) {
 		testutil.Recv(t, clientDone, bWait, "client goroutines to see the close")
 	}
 
-	// The conn's fd is closed now. Fresh fds (likely taking its number) must
-	// survive a second burst on the closed conn: no second close(2).
-	var pipe [2]int
-	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
+	// The conn's fd is closed now. Open fds (the kernel hands out the lowest free
+	// number) until one takes its number: that fresh fd must survive a second
+	// burst on the closed conn.
+	connFd := c.Fd()
+	if n := closes.of(connFd); n != 1 {
+		t.Errorf("fd %d closed %d times through sys.Close after the first burst, want 1", connFd, n)
 	}
-	defer unix.Close(pipe[0])
-	defer unix.Close(pipe[1])
-	t.Logf("conn fd was %d; fresh pipe fds %v", c.Fd(), pipe)
+	fresh := rTakeFdNumber(t, connFd)
+	var freshDev, freshIno uint64
+	if fresh >= 0 {
+		defer unix.Close(fresh)
+		freshDev, freshIno = rFileID(t, fresh)
+	} else {
+		t.Logf("fd %d was reused before the test could take it; relying on the close count", connFd)
+	}
 	calls2 := make([]atomic.Int32, goroutines*writesEach)
 	burst(calls2)
 	bRounds(t, l, 3)
 	checkOnce("burst after close", calls2)
-	for _, fd := range pipe {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
-			t.Errorf("fresh fd %d was closed behind its owner's back: %v", fd, err)
-		}
+	if fresh >= 0 && !rSameFile(fresh, freshDev, freshIno) {
+		t.Errorf("fresh fd %d, which took the closed conn's number, was closed behind its owner's back", fresh)
+	}
+	if n := closes.of(connFd); n != 1 {
+		t.Errorf("fd %d closed %d times through sys.Close, want exactly 1", connFd, n)
 	}
 	if n := h.closeCount(c); n != 1 {
 		t.Errorf("OnClose ran %d times, want 1", n)
@@ -490,6 +555,11 @@ func bBlock(i, size int) []byte {
 	return b
 }
 
+// Row 8 of RELIABILITY.md (the Close half; Shutdown is shard's): 10k AsyncWrites
+// of 1 KiB are queued to a peer that reads nothing through 16 KiB buffers, then
+// the conn is closed. With Abort, the queued writes fail with ErrAborted; with
+// Close, they are all written (the peer then reads) before OnClose. Either way
+// every callback runs exactly once, in order, nil for the written ones.
 func TestQueuedAsyncWritesEachCallbackRunsOnce(t *testing.T) {
 	const writes, size = 10000, 1 << 10
 	for _, mode := range []string{"AbortFailsTheRest", "CloseWritesThemAll"} {

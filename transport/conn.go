@@ -415,8 +415,8 @@ func (c *Conn) consume(n int) {
 }
 
 // Recv reads into p with pike's semantics: buffered bytes first, then one read(2);
-// 0, nil when it would block; 0, io.EOF once the peer has shut its writing side.
-// An error closes the conn and is returned. Loop goroutine only.
+// 0, nil when it would block (or p is empty); 0, io.EOF once the peer has shut its
+// writing side. An error closes the conn and is returned. Loop goroutine only.
 func (c *Conn) Recv(p []byte) (int, error) {
 	switch c.state {
 	case Closed:
@@ -431,6 +431,10 @@ func (c *Conn) Recv(p []byte) (int, error) {
 	}
 	if c.flags&readEOF != 0 {
 		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		// read(2) into no room returns 0, which would read as the peer's EOF.
+		return 0, nil
 	}
 	n, err := readFd(int(c.fd), p)
 	switch {

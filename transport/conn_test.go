@@ -443,6 +443,11 @@ func TestRecvReturnsZeroThenDataThenEOF(t *testing.T) {
 	}
 }
 
+// Row 7 of RELIABILITY.md: the peer reads nothing while the handler writes 64
+// KiB for every byte it reads. Reading must pause once the queue passes
+// HighWater (more input brings no OnData), stay paused while the queue is above
+// LowWater, and resume once the peer drains it; meanwhile memory stays flat: the
+// queue never grows past HighWater plus one handler's write.
 func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 	const highWater, lowWater, perData = 256 << 10, 64 << 10, 64 << 10
 	l := bStartLoop(t, nil)
@@ -482,6 +487,11 @@ func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 	bound := int64(highWater + perData + sndbuf + rcvbuf + 64<<10)
 	if w := written.Load(); w > bound {
 		t.Errorf("handler wrote %d bytes the client has not read, want at most %d", w, bound)
+	}
+	var queued int
+	aOnLoop(t, l, func() { queued = c.Queued() })
+	if queued > highWater+perData {
+		t.Errorf("%d bytes queued while paused, want at most HighWater plus one write (%d)", queued, highWater+perData)
 	}
 
 	// More input does not restart reading.
@@ -684,6 +694,10 @@ func bExpectPeerClosed(t testing.TB, cl io.Reader) {
 	}
 }
 
+// Row 20 of RELIABILITY.md: OnData panics on one conn. That conn must close with
+// an error (OnClose gets the *loop.PanicError, which OnError also hears about),
+// while the loop and the other conns live on: another conn still echoes, and
+// OnClose runs once for the panicking conn and never for the other.
 func TestHandlerPanicClosesOnlyThatConn(t *testing.T) {
 	reported := make(chan error, 16)
 	l := bStartLoop(t, func(_ loop.Target, err error) { reported <- err })
