@@ -77,6 +77,9 @@ func isOpen(fd int) bool {
 	return err == nil
 }
 
+// Row 18 of RELIABILITY.md, fd hygiene, the poller's half: both fds New makes
+// carry FD_CLOEXEC. The exec itself, with a running loop, is the loop package's
+// TestNoFdLeaksAcrossExec.
 func TestNewFdsAreCloseOnExec(t *testing.T) {
 	p := newEpoll(t)
 	for name, fd := range map[string]int{"epoll fd": p.epfd, "eventfd": p.wakeFd} {
@@ -90,6 +93,10 @@ func TestNewFdsAreCloseOnExec(t *testing.T) {
 	}
 }
 
+// Row 17 of RELIABILITY.md, EINTR, through the seam: an epoll_wait that fails
+// with EINTR makes Wait return (0, nil), not retry inside with the timeout it was
+// given, so the caller recomputes what is left. With a real signal:
+// TestWaitInterruptedByRealSignalReturnsZeroNil.
 func TestWaitEINTRReturnsZeroNil(t *testing.T) {
 	p := newEpoll(t)
 	sp := readablePair(t)
@@ -319,6 +326,10 @@ func expectTimesOut(t *testing.T, p *Poller) {
 	t.Fatalf("Wait(%v) was interrupted by a signal 10 times in a row", timeout)
 }
 
+// Row 10 of RELIABILITY.md, wakeup storms, the poller's half: 10,000 Wakes from 8
+// goroutines with no Wait in between make one eventfd write (counted at the
+// sys.WriteFile seam), and the first Wake after the drain writes again. The loop's
+// TestWakeupStormOfAMillionSubmitsCoalescesAndLosesNoTask is the whole row.
 func TestWakeBurstCoalescesToOneEventfdWrite(t *testing.T) {
 	p := newEpoll(t)
 	writes := countWrites(t, p.wakeFd, nil)
@@ -348,6 +359,8 @@ func TestWakeBurstCoalescesToOneEventfdWrite(t *testing.T) {
 	waitWoken(t, p)
 }
 
+// Row 17 of RELIABILITY.md, EINTR, on the Wake side: an eventfd write that a
+// signal interrupts is retried, and the wakeup still arrives.
 func TestWakeRetriesEINTRFromEventfdWrite(t *testing.T) {
 	p := newEpoll(t)
 	writes := countWrites(t, p.wakeFd, func(n int64) error {
