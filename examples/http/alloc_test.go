@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,57 @@ func TestServingOverLoopbackAllocatesNothing(t *testing.T) {
 				t.Errorf("%d allocations in 1000 round trips of %d requests, want 0", total, tc.requests)
 			}
 		})
+	}
+}
+
+// A head that arrives in two reads runs the header clock (see headerTimer): the
+// conn's first such head makes its timer, and every later one re-arms the same
+// timer. So serving split heads allocates nothing in steady state either.
+func TestSplitHeadsAllocateNothing(t *testing.T) {
+	ts := startServer(t, 1)
+	l := ts.loops[0]
+	cl := dial(t, ts.addrs[0])
+	testutil.Eventually(t, waitLimit, func() bool { return l.Stats().TimersFired > 0 },
+		"the Date clock's first tick") // as in TestServingOverLoopbackAllocatesNothing
+	first, rest := []byte("GET /plaintext HTTP/1.1\r\n"), []byte("Host: test\r\n\r\n")
+	reply := make([]byte, responseLen(plaintextOK))
+	var failed error
+	roundTrip := func() {
+		if failed != nil {
+			return
+		}
+		read := l.Stats().BytesIn
+		if _, failed = cl.conn.Write(first); failed != nil {
+			return
+		}
+		// Send the rest only once the server has read the first part on its
+		// own, so that it does see a partial head every time.
+		for deadline := time.Now().Add(waitLimit); l.Stats().BytesIn < read+uint64(len(first)); {
+			if time.Now().After(deadline) {
+				failed = errors.New("the server did not read the first part of the head")
+				return
+			}
+			runtime.Gosched()
+		}
+		if _, failed = cl.conn.Write(rest); failed == nil {
+			_, failed = io.ReadFull(cl.conn, reply)
+		}
+	}
+	for range 200 { // make the conn's timer, fill the pools and the loop's slices
+		roundTrip()
+	}
+	total := testutil.Mallocs(1000, roundTrip)
+	if failed != nil {
+		t.Fatalf("round trip: %v", failed)
+	}
+	if !strings.HasSuffix(string(reply), helloBody) {
+		t.Fatalf("unexpected reply %q", reply)
+	}
+	if testutil.RaceEnabled {
+		t.Logf("race detector on: %d allocations in 1000 round trips (pool drops), not checked", total)
+		return
+	}
+	if total > oneTimeAllocSlack {
+		t.Errorf("%d allocations in 1000 round trips with split heads, want 0", total)
 	}
 }

@@ -20,23 +20,62 @@
 //	wrk -t2 -c128 -d10s http://127.0.0.1:8080/plaintext
 //
 // For pipelining, give wrk a Lua script that sends several requests per write
-// (wrk's own scripts/pipeline.lua). The flags (-addr, -loops, -pin, -balance,
-// -reuseport, -drain) are the ones every example shares; -h lists them. SIGINT or
-// SIGTERM drains the conns, then stops.
+// (wrk's own scripts/pipeline.lua).
+//
+// Two timeouts bound what a slow or hostile client can hold. -idle (shared by
+// every example; default 0, none) closes a conn once that long passes with no
+// byte read or written. -header-timeout (default 10s; 0 disables it) bounds the
+// time from the first byte of a request head to its end: a head still incomplete
+// then is answered 408 Request Timeout with "Connection: close", and the conn
+// closes. The second is what stops a slowloris client that trickles a byte more
+// often than the idle timeout; it does not cover the wait between requests on a
+// keep-alive conn, nor a request's body.
+//
+// The other flags (-addr, -loops, -pin, -balance, -reuseport, -spin, -idle, -drain) are
+// the ones every example shares; -h lists them. SIGINT or SIGTERM drains the
+// conns, then stops.
 package main
 
 import (
 	"flag"
+	"fmt"
+	"time"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
 	"github.com/sycamore-go/sycamore/shard"
 	"github.com/sycamore-go/sycamore/transport"
 )
 
+// defaultHeaderTimeout is -header-timeout's default: net/http leaves
+// ReadHeaderTimeout unset, HAProxy's manual suggests a few seconds for
+// "timeout http-request"; 10 s is generous to slow links and still short for an
+// attacker holding conns.
+const defaultHeaderTimeout = 10 * time.Second
+
+// flags are the http server's command line: the shared engine flags and its own.
+type flags struct {
+	*cli.Flags
+	headerTimeout time.Duration
+}
+
+// register adds the shared flags and -header-timeout to fs.
+func register(fs *flag.FlagSet) *flags {
+	f := &flags{Flags: cli.Register(fs, "127.0.0.1:8080", false)}
+	fs.DurationVar(&f.headerTimeout, "header-timeout", defaultHeaderTimeout,
+		"answer 408 and close when a request head is not complete this long after its first byte (0 = no limit)")
+	return f
+}
+
+// setup makes the handler for e's loops; it is what cli.Serve calls.
+func (f *flags) setup(e *shard.Engine) (transport.Handler, error) {
+	if f.headerTimeout < 0 {
+		return nil, fmt.Errorf("-header-timeout %v: want 0 or more", f.headerTimeout)
+	}
+	return newServer(e.Loops(), f.headerTimeout), nil
+}
+
 func main() {
-	f := cli.Register(flag.CommandLine, "127.0.0.1:8080", false)
+	f := register(flag.CommandLine)
 	flag.Parse()
-	cli.Main("http", f, func(e *shard.Engine) (transport.Handler, error) {
-		return newServer(e.Loops()), nil
-	})
+	cli.Main("http", f.Flags, f.setup)
 }

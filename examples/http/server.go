@@ -19,6 +19,9 @@ import (
 type server struct {
 	transport.BaseHandler
 	loops []*perLoop // indexed by loop ID
+	// headerTimeout bounds the time from the first byte of a request head to its
+	// end (0: no bound); see headerTimer.
+	headerTimeout time.Duration
 }
 
 // perLoop is the state of one loop's handlers. Loop goroutine only, except for
@@ -39,11 +42,16 @@ const scratchSize = 512
 const lingerTimeout = time.Second
 
 // newServer returns a server for conns on loops, whose IDs must be distinct and
-// not negative (shard numbers its loops 0..n-1). It starts one Date clock per
-// loop, through Submit, so the loops may or may not be running yet. A conn on a
-// loop that was not given here is still served, only slowly (see stateOf).
-func newServer(loops []*loop.Loop) *server {
-	s := &server{}
+// not negative (shard numbers its loops 0..n-1), that answers a request head not
+// complete within headerTimeout of its first byte with 408 (0: never). It starts
+// one Date clock per loop, through Submit, so the loops may or may not be running
+// yet. A conn on a loop that was not given here is still served, only slowly (see
+// stateOf).
+func newServer(loops []*loop.Loop, headerTimeout time.Duration) *server {
+	if headerTimeout < 0 {
+		panic("http: newServer needs a header timeout of 0 or more")
+	}
+	s := &server{headerTimeout: headerTimeout}
 	now := time.Now()
 	for _, l := range loops {
 		id := l.ID()
@@ -87,7 +95,8 @@ func (s *server) stateOf(l *loop.Loop) *perLoop {
 type lingering struct{}
 
 // OnData answers every complete request buffered on c, in order, and leaves an
-// incomplete one unread for the next call.
+// incomplete one unread for the next call. When what it leaves is part of a
+// head, the header timer runs (see headerTimer).
 func (s *server) OnData(c *transport.Conn) {
 	if _, ok := c.Context().(lingering); ok {
 		c.Discard(c.Buffered())
@@ -95,32 +104,46 @@ func (s *server) OnData(c *transport.Conn) {
 	}
 	state := s.stateOf(c.Loop())
 	in, _ := c.Peek(-1)
-	served := 0
+	served, left := 0, nothingLeft
 	for served < len(in) {
-		n, open := state.serveOne(c, in[served:])
-		if !open {
+		n, result := state.serveOne(c, in[served:])
+		if result == connClosed {
 			return
 		}
 		if n == 0 {
+			left = result
 			break
 		}
 		served += n
 	}
 	c.Discard(served)
+	if s.headerTimeout > 0 {
+		s.timeHead(c, state, left == partialHead, served > 0)
+	}
 }
 
+// outcome is what serveOne did with the bytes it was given.
+type outcome uint8
+
+const (
+	nothingLeft outcome = iota // a request was answered (or there was none); c is open
+	partialHead                // the head is not complete yet
+	partialBody                // the head is complete, its body is not
+	connClosed                 // c was closed and its input dropped
+)
+
 // serveOne answers the request at the start of in. It returns how many bytes the
-// request took (0 when it is still incomplete) and whether c is still open; when
-// it is not, all of c's input has been dropped.
-func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, open bool) {
+// request took (0 when it is still incomplete, with partialHead or partialBody)
+// and what became of it; after connClosed, all of c's input has been dropped.
+func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, done outcome) {
 	req, headLen, status := parseRequest(in)
 	switch status {
 	case headComplete:
 	case needMore:
-		return 0, true
+		return 0, partialHead
 	default:
 		state.reject(c, status)
-		return 0, false
+		return 0, connClosed
 	}
 	total := headLen + req.contentLength
 	if len(in) < total {
@@ -130,16 +153,24 @@ func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, open bool) 
 		if req.expectContinue && req.minor == 1 && len(in) == headLen {
 			c.Write(continueResponse)
 		}
-		return 0, true
+		return 0, partialBody
 	}
 	closing := !req.keepAlive
 	state.respond(c, route(&req), connHeaderFor(&req, closing), req.method != methodHEAD)
 	if closing {
 		c.Discard(c.Buffered())
 		c.Close() // writes the response first
-		return total, false
+		return total, connClosed
 	}
-	return total, true
+	return total, nothingLeft
+}
+
+// OnClose stops c's header timer, if it has one, so that a closed conn leaves
+// no timer behind on its loop.
+func (s *server) OnClose(c *transport.Conn, _ error) {
+	if timer, ok := c.Context().(*headerTimer); ok {
+		timer.stop()
+	}
 }
 
 // respond builds r in the scratch buffer and queues it on c; Write copies it.
@@ -150,6 +181,9 @@ func (state *perLoop) respond(c *transport.Conn, r *response, conn connHeader, w
 
 // reject answers a request that cannot be served with status and closes c.
 func (state *perLoop) reject(c *transport.Conn, status int) {
+	if timer, ok := c.Context().(*headerTimer); ok {
+		timer.stop() // lingerClose replaces the context that holds it
+	}
 	state.respond(c, errorResponse(status), connClose, true)
 	lingerClose(c)
 }

@@ -27,8 +27,8 @@
 //	nc 127.0.0.1 7002
 //
 // -upstream may be host:port (a host name is resolved once, at startup) or
-// unix:/path. The other flags (-addr, -loops, -pin, -balance, -reuseport,
-// -drain) are the ones every example shares; -h lists them.
+// unix:/path. The other flags (-addr, -loops, -pin, -balance, -reuseport, -spin,
+// -idle, -drain) are the ones every example shares; -h lists them.
 package main
 
 import (

@@ -29,14 +29,15 @@ type Flags struct {
 	// Drain is how long a signalled server drains before closing what is left.
 	Drain time.Duration
 
-	// Set by the example, not by flags: its conns' options (Register sets
-	// NoDelay), and its logger (nil means text to stderr).
-	Conn   transport.Config
+	// Conn is the conns' options. Register sets NoDelay, and -idle sets
+	// IdleTimeout; the rest is the example's to set.
+	Conn transport.Config
+	// Logger is set by the example, not by flags: nil means text to stderr.
 	Logger *slog.Logger
 }
 
-// Register adds -addr, -loops, -pin, -balance, -reuseport, -drain and, when
-// withWorkers, -workers to fs, and returns where their values land.
+// Register adds -addr, -loops, -pin, -balance, -reuseport, -spin, -drain, -idle
+// and, when withWorkers, -workers to fs, and returns where their values land.
 func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
 	// Request-response servers want their replies out at once, not held back
 	// by Nagle's algorithm until the previous one is acknowledged.
@@ -48,6 +49,7 @@ func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
 	fs.BoolVar(&f.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop instead of one acceptor")
 	fs.DurationVar(&f.SpinWait, "spin", 0, "how long an idle loop polls before it sleeps (e.g. 50us; 0 = sleep at once)")
 	fs.DurationVar(&f.Drain, "drain", 5*time.Second, "on SIGINT/SIGTERM, how long to let conns finish before closing them")
+	fs.DurationVar(&f.Conn.IdleTimeout, "idle", 0, "close a conn once this long passes with no byte read or written (e.g. 30s; 0 = never)")
 	if withWorkers {
 		fs.IntVar(&f.Workers, "workers", 64, "worker pool size for blocking work (0 = run it on the loop)")
 	}
@@ -68,6 +70,9 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 	}
 	if f.Workers < 0 {
 		return shard.Options{}, fmt.Errorf("-workers %d: want 0 or more", f.Workers)
+	}
+	if f.Conn.IdleTimeout < 0 {
+		return shard.Options{}, fmt.Errorf("-idle %v: want 0 or more", f.Conn.IdleTimeout)
 	}
 	return shard.Options{
 		Loops:           f.Loops,
