@@ -355,6 +355,10 @@ func TestStartFailsCleanlyWhenPinningFails(t *testing.T) {
 	e.Close()
 }
 
+// A small, portable take on row 13 of RELIABILITY.md (the full one, 10,000
+// conns, is TestStalledLoopIsRoutedAroundDuringAnAcceptBurst): a loop that sits
+// on a conn it was handed is routed around by least-connections, and the conn
+// that waited for it is served once it comes back.
 func TestStalledLoopIsRoutedAroundDuringABurst(t *testing.T) {
 	e, addr := startEcho(t, Options{Loops: 2}) // least-connections
 	first := dial(t, "tcp", addr)              // loop 0: both were empty
@@ -371,7 +375,7 @@ func TestStalledLoopIsRoutedAroundDuringABurst(t *testing.T) {
 	// Loop 1 is the emptier: it gets the next conn, and sits on it.
 	waiting := dial(t, "tcp", addr)
 	waiting.Write([]byte("w"))
-	testutil.Eventually(t, 5*time.Second, func() bool { return e.loads.Load(1) == stalledLoad },
+	testutil.Eventually(t, 5*time.Second, func() bool { return e.loads.Load(1) >= stalledLoad },
 		"loop 1 never looked stalled: pending %d", e.nodes[1].pending.Load())
 
 	const conns = 40
@@ -409,8 +413,40 @@ func TestLoadsMarkOnlyAStuckLoopStalled(t *testing.T) {
 		t.Fatalf("loop adopting steadily under a long backlog: load %d, want 5", got)
 	}
 	n.lastAdopt.Store(now - int64(time.Second))
-	if got := loads.Load(0); got != stalledLoad {
-		t.Fatalf("loop that adopted nothing for a second: load %d, want stalledLoad", got)
+	if got, want := loads.Load(0), stalledLoad+int(time.Second/time.Microsecond); got != want {
+		t.Fatalf("loop that adopted nothing for a second: load %d, want stalledLoad plus a second in µs (%d)", got, want)
+	}
+	n.pendingSince.Store(0)
+	n.lastAdopt.Store(0)
+	if got := loads.Load(0); got != maxStalledLoad {
+		t.Fatalf("loop that adopted nothing for an hour: load %d, want the cap maxStalledLoad", got)
+	}
+}
+
+// When several loops look stalled at once (during a burst a busy loop can miss
+// stallAfter by a moment on a loaded machine), least-connections and
+// power-of-two must pick the one that stalled last, never the one stuck for
+// long: a tie at one flat stalled load sent conns to the stuck loop whenever it
+// had the lowest index or came up first in the draw.
+func TestBalancersPreferTheLoopStalledLeastLong(t *testing.T) {
+	now := int64(time.Hour)
+	stuck, busy := &node{}, &node{}
+	for _, n := range []*node{stuck, busy} {
+		n.pending.Store(1)
+		n.pendingSince.Store(0)
+	}
+	stuck.lastAdopt.Store(now - int64(time.Second))
+	busy.lastAdopt.Store(now - int64(6*time.Millisecond))
+	loads := &nodeLoads{nodes: []*node{stuck, busy}, clock: func() int64 { return now }}
+	if loads.Load(0) < stalledLoad || loads.Load(1) < stalledLoad {
+		t.Fatalf("loads %d and %d: want both stalled", loads.Load(0), loads.Load(1))
+	}
+	for _, b := range []balance.Balancer{balance.LeastConnections(), balance.PowerOfTwo()} {
+		for i := 0; i < 100; i++ {
+			if got := b.Pick(netip.AddrPort{}, loads); got != 1 {
+				t.Fatalf("%s picked the loop stuck for a second over the one 6 ms behind", balancerName(b))
+			}
+		}
 	}
 }
 

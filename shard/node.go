@@ -51,18 +51,29 @@ func newNode(e *Engine, id int, l *loop.Loop) *node {
 
 // stallAfter is how long a loop may leave handed-off conns waiting without
 // adopting any before the balancer treats it as stalled: a handler blocked in a
-// syscall, say. A healthy loop adopts within a round, microseconds; 5 ms is long
-// enough that a loop descheduled for a moment on a busy machine is not routed
-// around, short enough that a stuck one gets few of an accept burst.
+// syscall, say. A healthy loop adopts within a round, microseconds; 5 ms is
+// longer than most scheduling hiccups, and short enough that a stuck loop gets
+// few of an accept burst. A busy loop can still miss it (on a small, loaded
+// machine a thread may be off the CPU that long): how long each loop has stalled
+// tells the two apart (see stalledLoad).
 const stallAfter = 5 * time.Millisecond
 
-// stalledLoad is what a stalled loop's load becomes: more than any real count
+// stalledLoad is the least load a stalled loop reports: more than any real count
 // of conns, so least-connections and power-of-two pick another loop unless all
-// are stalled.
-const stalledLoad = 1 << 30
+// are stalled. Above it the load grows by one per microsecond of the stall, up to
+// maxStalledLoad (an int32's largest value, so it fits an int everywhere): a busy
+// loop that was off the CPU just past stallAfter (common on a small, loaded
+// machine, and during a burst several loops can look stalled at once) weighs less
+// than one stuck for seconds, so the balancer picks it over the stuck one instead
+// of breaking the tie blindly, towards the lowest index or the first draw.
+const (
+	stalledLoad    = 1 << 30
+	maxStalledLoad = 1<<31 - 1
+)
 
 // nodeLoads is the balancer's view of the loops: each loop's open conns plus
-// those handed to it and not picked up yet, or stalledLoad for a stalled loop.
+// those handed to it and not picked up yet, or, for a stalled loop, stalledLoad
+// plus the microseconds of its stall.
 type nodeLoads struct {
 	nodes []*node
 	clock func() int64
@@ -73,8 +84,12 @@ func (s nodeLoads) Len() int { return len(s.nodes) }
 func (s nodeLoads) Load(i int) int {
 	n := s.nodes[i]
 	pending := n.pending.Load()
-	if pending > 0 && s.clock()-max(n.pendingSince.Load(), n.lastAdopt.Load()) > int64(stallAfter) {
-		return stalledLoad
+	if pending > 0 {
+		// How long the loop has left conns waiting without adopting any.
+		stalled := s.clock() - max(n.pendingSince.Load(), n.lastAdopt.Load())
+		if stalled > int64(stallAfter) {
+			return stalledLoad + int(min(stalled/int64(time.Microsecond), maxStalledLoad-stalledLoad))
+		}
 	}
 	return int(n.open.Load() + pending)
 }
