@@ -19,6 +19,9 @@
 //   - Bytes given to Write are written in order. Close writes them all before
 //     closing (unless the peer resets first); Abort and a peer reset drop them, and
 //     every AsyncWrite callback still pending then runs with the error.
+//   - Close stops reading: unread input is dropped, and a peer still sending then
+//     gets a reset from the kernel. To take a peer's last bytes, CloseWrite and
+//     Close on OnEOF.
 //   - AsyncWrite's done runs exactly once: nil once its bytes are in the kernel's
 //     send buffer, or the error that closed the conn first.
 //   - An idle conn (nothing buffered either way) owns no buffer.
