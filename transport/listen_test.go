@@ -168,11 +168,6 @@ func (h *aFuncs) OnClose(c *transport.Conn, err error) {
 	}
 }
 
-// aSink discards what it reads.
-type aSink struct{ transport.BaseHandler }
-
-func (aSink) OnData(c *transport.Conn) { c.Discard(c.Buffered()) }
-
 // aBlockAtRoundEnd is a loop.RoundEnder that, once until says so, holds the loop
 // inside the end of its round: after the round's events and tasks, before the fds
 // released during the round are closed.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -106,20 +105,7 @@ func (r *report) write(w io.Writer, dir string) error {
 	r.medians()
 	var md strings.Builder
 	r.markdown(&md)
-	if _, err := io.WriteString(w, md.String()); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "latest.json"), append(js, '\n'), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "latest.md"), []byte(md.String()), 0o644); err != nil {
+	if err := harness.SaveReport(w, dir, "latest", md.String(), r); err != nil {
 		return err
 	}
 	f, err := os.Create(filepath.Join(dir, "latest.svg"))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -10,26 +9,14 @@ import (
 	"strings"
 
 	"github.com/sycamore-go/sycamore/benchmarks/internal/chart"
+	"github.com/sycamore-go/sycamore/benchmarks/internal/harness"
 )
 
 // write prints the markdown summary to w and saves soak.md, soak.json,
 // soak.svg (fds and open conns) and soak-rss.svg in dir.
 func (res *result) write(w io.Writer, dir string) error {
 	md := res.markdown()
-	if _, err := io.WriteString(w, md); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "soak.json"), append(js, '\n'), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "soak.md"), []byte(md), 0o644); err != nil {
+	if err := harness.SaveReport(w, dir, "soak", md, res); err != nil {
 		return err
 	}
 	return res.charts(dir)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -28,20 +27,7 @@ func write(w io.Writer, cfg config, results []result, best result) error {
 	}
 	fmt.Fprintf(&b, "\n**Recommended: %d loops, %s** (%s req/s; the highest throughput whose p99 stays within 2× the best p99).\n",
 		best.loops, map[bool]string{false: "unpinned", true: "pinned"}[best.pin], chart.Humanize(best.RPS))
-	if _, err := io.WriteString(w, b.String()); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(cfg.out, "tune.md"), []byte(b.String()), 0o644); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(jsonResults(results, best), "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(cfg.out, "tune.json"), append(js, '\n'), 0o644); err != nil {
+	if err := harness.SaveReport(w, cfg.out, "tune", b.String(), jsonResults(results, best)); err != nil {
 		return err
 	}
 	f, err := os.Create(filepath.Join(cfg.out, "tune.svg"))

@@ -43,15 +43,18 @@ func helperServer(mode, addr string) {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(1)
 	}
-	var held []net.Conn // open until the process ends
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			os.Exit(1)
 		}
-		held = append(held, c)
+		heldConns = append(heldConns, c)
 	}
 }
+
+// heldConns keeps the helper server's conns referenced, so the GC never closes
+// them: they stay open until the process ends.
+var heldConns []net.Conn
 
 // helper returns a Server that runs this test binary as helperServer.
 func helper(mode string) Server {
