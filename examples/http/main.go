@@ -31,9 +31,9 @@
 // often than the idle timeout; it does not cover the wait between requests on a
 // keep-alive conn, nor a request's body.
 //
-// The other flags (-addr, -loops, -pin, -balance, -reuseport, -spin, -idle, -drain) are
-// the ones every example shares; -h lists them. SIGINT or SIGTERM drains the
-// conns, then stops.
+// The other flags (-addr, -loops, -pin, -balance, -reuseport, -spin, -idle,
+// -drain) are the ones every example shares; -h lists them. SIGINT or SIGTERM
+// drains the conns, then stops.
 package main
 
 import (
