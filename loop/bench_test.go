@@ -8,20 +8,25 @@ import (
 	"go.uber.org/atomic"
 )
 
+// countdown returns a task and a channel that is closed when the task has run n
+// times.
+func countdown(n int) (task func(), done <-chan struct{}) {
+	var ran atomic.Int64
+	all := make(chan struct{})
+	return func() {
+		if ran.Inc() == int64(n) {
+			close(all)
+		}
+	}, all
+}
+
 // BenchmarkSubmit measures Submit from one goroutine to a running loop, up to the
 // moment the loop has run every task.
 func BenchmarkSubmit(b *testing.B) {
 	l := newTestLoop(b, nil)
 	startRun(b, l, context.Background())
 	submitAndWait(b, l, func() {})
-	var ran atomic.Int64
-	done := make(chan struct{})
-	n := int64(b.N)
-	task := func() {
-		if ran.Inc() == n {
-			close(done)
-		}
-	}
+	task, done := countdown(b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -40,14 +45,7 @@ func BenchmarkSubmitParallel(b *testing.B) {
 	l := newTestLoop(b, nil)
 	startRun(b, l, context.Background())
 	submitAndWait(b, l, func() {})
-	var ran atomic.Int64
-	done := make(chan struct{})
-	n := int64(b.N)
-	task := func() {
-		if ran.Inc() == n {
-			close(done)
-		}
-	}
+	task, done := countdown(b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -104,16 +104,7 @@ func TestHalfCloseServerGetsAllBytesThenEOFAndCanReply(t *testing.T) {
 
 func TestPeerEOFWithoutOnEOFClosesAfterQueuedBytesWritten(t *testing.T) {
 	const size = 1 << 20
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	var received atomic.Int64
-	h.open = func(c *transport.Conn) { bSetSndBuf(t, c, bSmallBuf) }
-	h.data = func(c *transport.Conn) {
-		received.Add(int64(c.Buffered()))
-		bEcho(c)
-	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), bSmallBuf)
+	l, h, received, cl := bSmallBufEcho(t)
 	msg := bPattern(9, size)
 	// The client reads nothing yet, so when its EOF arrives most of the echo is
 	// still queued on the server.

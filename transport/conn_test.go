@@ -310,16 +310,7 @@ func TestSendReturnsZeroWhenSocketFullThenOnWritable(t *testing.T) {
 
 func TestEchoConnThatNeverAskedGetsNoOnWritable(t *testing.T) {
 	const size = 1 << 20
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	var received atomic.Int64
-	h.open = func(c *transport.Conn) { bSetSndBuf(t, c, bSmallBuf) }
-	h.data = func(c *transport.Conn) {
-		received.Add(int64(c.Buffered()))
-		bEcho(c)
-	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), bSmallBuf)
+	l, h, received, cl := bSmallBufEcho(t)
 
 	for round := 1; round <= 3; round++ {
 		msg := bPattern(uint64(round), size)

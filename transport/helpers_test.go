@@ -208,6 +208,22 @@ func bSetSndBuf(t testing.TB, c *transport.Conn, n int) {
 	}
 }
 
+// bSmallBufEcho starts a loop echoing on a loopback listener with small kernel
+// buffers on both sides, and dials it: most of a large echo then waits in the
+// server's write queue. received counts the bytes the server has read.
+func bSmallBufEcho(t testing.TB) (l *loop.Loop, h *bHandler, received *atomic.Int64, cl *net.TCPConn) {
+	l = bStartLoop(t, nil)
+	h = bNewHandler()
+	received = new(atomic.Int64)
+	h.open = func(c *transport.Conn) { bSetSndBuf(t, c, bSmallBuf) }
+	h.data = func(c *transport.Conn) {
+		received.Add(int64(c.Buffered()))
+		bEcho(c)
+	}
+	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	return l, h, received, bDial(t, ln.Addr().String(), bSmallBuf)
+}
+
 // bInq returns how many bytes wait unread in the kernel for fd (SIOCINQ).
 func bInq(t testing.TB, fd int) int {
 	n, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
