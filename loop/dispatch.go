@@ -1,10 +1,8 @@
 package loop
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -12,11 +10,11 @@ import (
 )
 
 // DispatchOnce runs one round: wait up to timeout for events (less if a timer is
-// due sooner, zero if tasks are queued), deliver each event to its target, close
-// the fds released while doing so, run the due timers, run the tasks submitted so
-// far, then the round-end calls (AtRoundEnd). A negative timeout waits until an event, a timer or a Submit. Loop
-// goroutine only; the first goroutine to call it becomes the loop goroutine of a
-// loop that is not running under Run.
+// due sooner, zero if tasks or round-end calls are queued), deliver each event to
+// its target, close the fds released while doing so, run the due timers, run the
+// tasks submitted so far, then the round-end calls. A negative timeout waits until
+// an event, a timer or a Submit. Loop goroutine only; the first goroutine to call
+// it becomes the loop goroutine of a loop that is not running under Run.
 func (l *Loop) DispatchOnce(timeout time.Duration) error {
 	if l.isClosed.Load() {
 		return ErrClosed
@@ -30,12 +28,7 @@ func (l *Loop) DispatchOnce(timeout time.Duration) error {
 		return err
 	}
 	l.roundTime = time.Now()
-	l.dispatching = true
-	for i := 0; i < n; i++ {
-		l.dispatchEvent(l.events[i])
-	}
-	l.dispatching = false
-	l.closeReleased()
+	l.dispatchEvents(n)
 	fired := l.runTimers(l.monotonic())
 	tasks := l.runTasks()
 	l.runRoundEnd()
@@ -90,102 +83,117 @@ func (l *Loop) waitTimeout(timeout time.Duration) time.Duration {
 	return timeout
 }
 
-// dispatchEvent hands ev to its target, then applies what the handler changed: the
-// interest it set, a DeferWrite notification it consumed, and (for a Filterer) the
-// filter it now returns. Events for an fd with no target, or whose target was
-// released earlier in this batch, are dropped.
-func (l *Loop) dispatchEvent(ev poller.Event) {
-	i := l.lookup(ev.Fd)
-	if i < 0 {
+// dispatchEvents delivers the batch's n events, then closes the fds released
+// meanwhile. Events for an fd with no registration, or whose registration was
+// dropped earlier in this batch, are dropped.
+func (l *Loop) dispatchEvents(n int) {
+	l.dispatching = true
+	for i := 0; i < n; i++ {
+		ev := l.events[i]
+		if r := l.lookup(ev.Fd); r != nil {
+			r.Deliver(ev)
+		}
+	}
+	l.dispatching = false
+	l.closeReleased()
+}
+
+// Deliver hands ev to the target exactly as the loop hands it a polled event: as
+// one of its callbacks, spending an armed write notification when ev is writable.
+// The loop calls it for every event; an owner that learns of readiness another
+// way (a completion-based backend, a test) may call it too. r must be registered.
+// Loop goroutine only.
+func (r *Registration) Deliver(ev poller.Event) {
+	if r.flags&writeOnce != 0 && ev.Ready&(poller.Writable|poller.Hangup|poller.Error) != 0 {
+		r.flags |= writeOnceDue
+	}
+	l := r.l
+	prev := l.current
+	l.current = r
+	defer l.settle(r, prev)
+	r.t.HandleEvent(ev)
+}
+
+// Call runs f(target) as one of the target's callbacks, the way the loop runs
+// HandleEvent: InCallback reports true meanwhile, interest set inside reaches the
+// poller once when f returns, and a panic is reported to OnError and gives the
+// target up (Finalize, or Release). transport opens its conns with it, so that a
+// panicking OnOpen closes the conn like a panicking OnData. r must be registered.
+// Loop goroutine only.
+func (r *Registration) Call(f func(t Target)) {
+	l := r.l
+	prev := l.current
+	l.current = r
+	defer l.settle(r, prev)
+	f(r.t)
+}
+
+// settle ends a callback of r, deferred by deliver and Call: it makes prev the
+// running callback again, turns a panic into a *PanicError that gives the target
+// up, spends a write notification the callback was delivered, reads a Filterer's
+// interest, and applies the interest to the poller.
+func (l *Loop) settle(r *Registration, prev *Registration) {
+	l.current = prev
+	if v := recover(); v != nil {
+		l.giveUp(r, &PanicError{Value: v, Stack: debug.Stack()})
 		return
 	}
-	s := &l.slots[i]
-	t := s.t
-	if s.oneshot && ev.Ready&(poller.Writable|poller.Hangup|poller.Error) != 0 {
-		s.oneshot = false
-		s.dirty = true
-	}
-	l.current = ev.Fd
-	l.deliver(t, ev)
-	l.current = -1
-	// The handler may have registered or released targets, moving slots around.
-	i = l.lookup(ev.Fd)
-	if i < 0 || l.slots[i].t != t {
+	if r.flags&registered == 0 {
 		return
 	}
-	s = &l.slots[i]
-	if s.filters {
-		want, ok := l.readFilter(t)
-		if !ok {
-			return // Filter panicked; the target is gone
-		}
-		s = &l.slots[i]
-		s.want = want
-		s.dirty = true
+	if r.flags&writeOnceDue != 0 {
+		r.flags &^= writeOnce | writeOnceDue
 	}
-	if s.dirty {
-		if err := l.apply(i); err != nil {
-			l.reportError(t, fmt.Errorf("loop: update interest of fd %d: %w", ev.Fd, err))
-		}
+	if r.flags&filters != 0 && !l.readFilter(r) {
+		return
+	}
+	if err := l.apply(r); err != nil {
+		l.giveUp(r, fmt.Errorf("loop: update interest of fd %d: %w", r.fd, err))
 	}
 }
 
-// readFilter calls t's Filter, treating a panic like a handler panic.
-func (l *Loop) readFilter(t Target) (in poller.Interest, ok bool) {
+// readFilter sets r's interest from its target's Filter. A panic in Filter gives
+// the target up, as in a callback, and readFilter returns false.
+func (l *Loop) readFilter(r *Registration) (ok bool) {
 	defer func() {
-		if r := recover(); r != nil {
-			l.targetPanicked(t, &PanicError{Value: r, Stack: debug.Stack()})
+		if v := recover(); v != nil {
+			l.giveUp(r, &PanicError{Value: v, Stack: debug.Stack()})
 			ok = false
 		}
 	}()
-	return t.(Filterer).Filter(), true
+	r.want = r.t.(Filterer).Filter()
+	return true
 }
 
-// deliver calls the handler, turning a panic into a *PanicError for OnError and
-// giving up the target.
-func (l *Loop) deliver(t Target, ev poller.Event) {
-	defer func() {
-		if r := recover(); r != nil {
-			l.current = -1
-			l.targetPanicked(t, &PanicError{Value: r, Stack: debug.Stack()})
-		}
-	}()
-	t.HandleEvent(ev)
-}
-
-func (l *Loop) targetPanicked(t Target, err error) {
+// giveUp reports err and lets go of r's target without its asking: its Finalize
+// runs (and must release it), or the loop releases it.
+func (l *Loop) giveUp(r *Registration, err error) {
+	t := r.t
 	l.reportError(t, err)
-	if l.slotOf(t) < 0 {
+	if r.flags&registered == 0 {
 		return
 	}
 	if f, ok := t.(Finalizer); ok {
 		l.runGuarded(t, func() { f.Finalize(err) })
 	}
-	if l.slotOf(t) >= 0 {
-		l.Release(t)
+	if r.flags&registered != 0 {
+		r.Release()
 	}
 }
 
 // runGuarded runs f, reporting a panic to OnError instead of unwinding the loop.
 func (l *Loop) runGuarded(t Target, f func()) {
 	defer func() {
-		if r := recover(); r != nil {
-			l.reportError(t, &PanicError{Value: r, Stack: debug.Stack()})
+		if v := recover(); v != nil {
+			l.reportError(t, &PanicError{Value: v, Stack: debug.Stack()})
 		}
 	}()
 	f()
 }
 
-// AtRoundEnd arranges for r.OnRoundEnd to run once at the end of the current round,
-// after the tasks (or of the next round, when called outside one or from an
-// OnRoundEnd). The caller remembers that it asked; asking twice means two calls.
-// Loop goroutine only.
-func (l *Loop) AtRoundEnd(r RoundEnder) {
-	l.roundEnd = append(l.roundEnd, r)
-}
-
-// runRoundEnd calls the RoundEnders queued so far; those they queue wait for the
-// next round, so two targets that keep asking cannot hold the loop in one round.
+// runRoundEnd calls the OnRoundEnd of the registrations queued so far, each as a
+// callback; those they queue wait for the next round, so two targets that keep
+// asking cannot hold the loop in one round.
 func (l *Loop) runRoundEnd() {
 	if len(l.roundEnd) == 0 {
 		return
@@ -194,14 +202,15 @@ func (l *Loop) runRoundEnd() {
 	l.roundEnd = l.spareEnd[:0]
 	for i, r := range batch {
 		batch[i] = nil
-		if t, ok := r.(Target); ok {
-			l.runGuarded(t, r.OnRoundEnd)
-		} else {
-			l.runGuarded(nil, r.OnRoundEnd)
+		r.flags &^= roundEndDue
+		if r.flags&registered != 0 {
+			r.Call(callRoundEnd)
 		}
 	}
 	l.spareEnd = batch[:0]
 }
+
+func callRoundEnd(t Target) { t.(RoundEnder).OnRoundEnd() }
 
 // HandleError passes err to Config.OnError (by default, logs it). Targets use it
 // for errors and recovered panics they cannot return to anyone. Loop goroutine only.
@@ -222,130 +231,4 @@ func (l *Loop) reportError(t Target, err error) {
 		return
 	}
 	l.logger.Error("loop: error", "loop", l.cfg.ID, "fd", fd, "err", err)
-}
-
-// Submit queues task to run on the loop goroutine, after the events of the current
-// or next round, in the order of Submit calls. It wakes the loop only if it is
-// asleep, and bursts of wakes coalesce into one syscall. Safe from any goroutine,
-// the loop goroutine included; it returns ErrClosed after Stop.
-func (l *Loop) Submit(task func()) error {
-	if task == nil {
-		return errors.New("loop: Submit of a nil task")
-	}
-	return l.tasks.push(task, l.asleep, l.p.Wake)
-}
-
-func (l *Loop) asleep() bool { return !l.awake.Load() }
-
-// runTasks runs the tasks queued before it started; tasks they submit run next
-// round.
-func (l *Loop) runTasks() int {
-	if l.tasks.queued.Load() == 0 {
-		return 0
-	}
-	batch := l.tasks.take()
-	for _, task := range batch {
-		l.runGuarded(nil, task)
-	}
-	l.tasks.done(batch)
-	return len(batch)
-}
-
-// Run drives the loop until Stop or until ctx ends, on a locked OS thread pinned to
-// Config.CPU unless that is NoPin. A pinned Run never unlocks its thread: when the
-// goroutine that called Run exits, Go ends the pinned thread instead of reusing it,
-// so start Run in a goroutine of its own (go l.Run(ctx)). Run returns nil after
-// Stop, ctx.Err() when ctx ended, ErrRunning if already running and ErrClosed after
-// Close. Tasks submitted before Stop have run when Run returns.
-func (l *Loop) Run(ctx context.Context) error {
-	if !l.runMu.TryLock() {
-		return ErrRunning
-	}
-	defer l.runMu.Unlock()
-	if l.closed {
-		return ErrClosed
-	}
-	runtime.LockOSThread()
-	if l.cfg.CPU >= 0 {
-		if err := pinThread(l.cfg.CPU); err != nil {
-			runtime.UnlockOSThread()
-			return fmt.Errorf("loop %d: pin to CPU %d: %w", l.cfg.ID, l.cfg.CPU, err)
-		}
-		// No UnlockOSThread: see the doc comment.
-	} else {
-		defer runtime.UnlockOSThread()
-	}
-	l.owner.Store(goroutineID())
-	defer l.owner.Store(0)
-	l.running.Store(true)
-	defer l.running.Store(false)
-	stopOnCancel := context.AfterFunc(ctx, l.Stop)
-	defer stopOnCancel()
-
-	err := Iterate(l, &Vars{Timeout: -1, Count: -1, Before: l.stopHook})
-	l.drainAtExit()
-	if err == nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return err
-}
-
-// drainAtExit runs, as one last round would, the tasks Submit accepted before Stop
-// and the round-end calls they (or the last round) asked for.
-func (l *Loop) drainAtExit() {
-	l.runTasks()
-	l.runRoundEnd()
-	l.runRoundEnd() // those queued by the first pass
-	l.stats.publishBytes()
-}
-
-func (l *Loop) stopHook(*Vars) error {
-	if l.stopping.Load() {
-		return ErrStop
-	}
-	return nil
-}
-
-// Stop makes Run return after the current round and makes Submit return ErrClosed.
-// Safe from any goroutine; calling it again does nothing.
-func (l *Loop) Stop() {
-	if l.stopping.Swap(true) {
-		return
-	}
-	l.tasks.close(func() { l.p.Wake() })
-}
-
-// Close stops the loop, waits for Run to return, runs the tasks still queued, gives
-// every target still registered to its Finalize (with ErrClosed) or closes its fd,
-// and releases the poller. Safe from any goroutine except the loop goroutine inside
-// a round; calling it again returns ErrClosed.
-func (l *Loop) Close() error {
-	l.Stop()
-	l.runMu.Lock()
-	defer l.runMu.Unlock()
-	if l.closed {
-		return ErrClosed
-	}
-	l.closed = true
-	l.isClosed.Store(true)
-	l.owner.Store(goroutineID()) // the closing goroutine now acts as the loop goroutine
-	defer l.owner.Store(0)
-	l.drainAtExit()
-	for len(l.slots) > 0 {
-		t := l.slots[len(l.slots)-1].t
-		if f, ok := t.(Finalizer); ok {
-			l.runGuarded(t, func() { f.Finalize(ErrClosed) })
-		}
-		if l.slotOf(t) >= 0 {
-			l.Release(t)
-		}
-	}
-	for _, t := range l.timers {
-		t.index = -1 // so a later Stop or Reset finds it not pending
-	}
-	l.timers = nil
-	l.stats.timers.Store(0)
-	var err error
-	l.tasks.locked(func() { err = l.p.Close() })
-	return err
 }

@@ -2,19 +2,40 @@
 // and a queue of tasks submitted from other goroutines. sycamore runs one Loop per
 // OS thread; the shard package runs many.
 //
-// A round (DispatchOnce) is: wait for events (never longer than the nearest timer),
-// hand each event to its Target, run the timers that are due, run the tasks
-// submitted so far, then close the fds released during the round. Because fds are
-// closed only at the end of the round, an fd number can never be reused by a new
-// target while events for its old owner are still in the batch.
+// A round (DispatchOnce) is, in order: wait for events (never longer than the
+// nearest timer), hand each event to its target, close the fds released while
+// doing so, run the timers that are due, run the tasks submitted so far, then the
+// round-end calls targets asked for (Registration.AtRoundEnd). Because released fds
+// are closed only after the whole batch of events, an fd number can never be
+// reused by a new target while events for its old owner are still in the batch.
+//
+// # Registrations
+//
+// Every registered target has one Registration: its place on the loop and its
+// owner's handle (as mio's Token, or the Go runtime's pollDesc). The interest the
+// target wants, whether a write notification is armed, and what the poller holds
+// live there and nowhere else. Changes made inside the target's own callback are
+// applied to the poller once, when the callback returns; changes made elsewhere at
+// once. Register hands out a fresh Registration; Attach uses one the caller embeds
+// in its target, so that registering allocates nothing (transport does this for
+// every conn).
+//
+// # Callbacks
+//
+// The loop runs every target callback the same way: an event's HandleEvent, a
+// round end's OnRoundEnd, and whatever an owner runs through Registration.Call. A
+// panic in any of them is reported to Config.OnError as a *PanicError and gives the
+// target up: its Finalize (Finalizer) runs, or the loop releases it. The loop and
+// the other targets live on.
 //
 // # Goroutines
 //
 // Exactly one goroutine drives a Loop: the one in Run, or the one that calls
 // DispatchOnce or Iterate by hand. Methods say in their doc whether they are for the
-// loop goroutine only (they may also be called before the loop first runs) or safe
-// from any goroutine. Submit is the bridge: it hands a function to the loop
-// goroutine.
+// loop goroutine only (they may also be called before any goroutine drives the
+// loop) or safe from any goroutine. Submit is the bridge: it hands a function to
+// the loop goroutine. Built with the sycamore_checkowner tag, the loop-only
+// methods of loop and transport panic when called from another goroutine.
 package loop
 
 import (
@@ -41,22 +62,24 @@ type Target interface {
 // Filterer is an optional Target method, the seed's current_dispatch_filter: after
 // every event delivered to the target, the loop calls Filter and, if the interest
 // changed, tells the poller. The cost is per event delivered, never per registered
-// target.
+// target, and targets without it pay nothing.
 type Filterer interface {
 	Filter() poller.Interest
 }
 
 // Finalizer is an optional Target method called when the loop gives the target up
-// without the target asking: after its handler panicked, or when the Loop closes
-// with the target still registered. Finalize must release the target (Release or
+// without the target asking: after one of its callbacks panicked, when the poller
+// refused the interest it set in a callback, or when the Loop closes with the
+// target still registered. Finalize must release the target (Release or
 // Unregister) and must not block. Targets without it are released by the loop.
 type Finalizer interface {
 	Finalize(err error)
 }
 
-// RoundEnder is a target that asked, through AtRoundEnd, to be called once at the
-// end of the round: transport.Conn uses it to write in one syscall everything that
-// tasks, timers and other conns' handlers queued on it during the round.
+// RoundEnder is an optional Target method, called once at the end of a round in
+// which the target asked for it (Registration.AtRoundEnd): transport uses it to
+// write in one syscall everything that tasks, timers and other targets' callbacks
+// queued on a conn during the round.
 type RoundEnder interface {
 	OnRoundEnd()
 }
@@ -100,7 +123,8 @@ var (
 	ErrClosed = errors.New("loop: closed")
 	// ErrRunning is returned by Run when the loop is already running.
 	ErrRunning = errors.New("loop: already running")
-	// ErrRegistered is returned by Register for an fd that already has a target.
+	// ErrRegistered is returned by Register for an fd that already has a target,
+	// and by Attach for a Registration in use.
 	ErrRegistered = errors.New("loop: fd already registered")
 	// ErrNotRegistered is returned for a target that is not registered here.
 	ErrNotRegistered = errors.New("loop: target not registered")
@@ -108,25 +132,13 @@ var (
 	ErrBadFd = errors.New("loop: bad fd")
 )
 
-// PanicError is what OnError receives when a handler, task or timer panics.
+// PanicError is what OnError receives when a callback, task or timer panics.
 type PanicError struct {
 	Value any
 	Stack []byte
 }
 
 func (e *PanicError) Error() string { return fmt.Sprintf("loop: handler panic: %v", e.Value) }
-
-// slot is one registered target. Slots are kept dense; fdIndex maps an fd to its
-// slot, so lookup is two slice reads and no map.
-type slot struct {
-	t       Target
-	fd      int32
-	want    poller.Interest // what the target asked for
-	kernel  poller.Interest // what the poller holds; 0 means not in the poller
-	oneshot bool            // a DeferWrite notification is pending
-	filters bool            // t implements Filterer
-	dirty   bool            // interest changed while the target's handler ran
-}
 
 // Loop is one event loop. Create it with New.
 type Loop struct {
@@ -136,12 +148,14 @@ type Loop struct {
 	readBuf []byte
 	logger  *slog.Logger
 
-	fdIndex  []int32 // fd → slot index + 1; 0 means no target
-	slots    []slot
-	released []int // fds released during event dispatch, closed after it
-	roundEnd []RoundEnder
-	spareEnd []RoundEnder
-	current  int // fd whose handler is running, -1 between handlers
+	// fdIndex maps an fd to its registration: one slice read per event, no map.
+	fdIndex    []*Registration
+	registered int   // registrations in fdIndex
+	released   []int // fds released during event dispatch, closed after it
+	roundEnd   []*Registration
+	spareEnd   []*Registration
+	// current is the registration whose callback is running, nil between them.
+	current *Registration
 	// dispatching is true while the batch's events are being delivered: fds
 	// released then are closed only after the whole batch.
 	dispatching bool
@@ -189,7 +203,6 @@ func New(cfg Config) (*Loop, error) {
 		events:  make([]poller.Event, cfg.EventBatch),
 		readBuf: make([]byte, cfg.ReadBufferSize),
 		logger:  cfg.Logger,
-		current: -1,
 		epoch:   time.Now(),
 		// Made now, so that the first round with a due timer allocates nothing.
 		dueTimers: make([]*timer, 0, 16),
@@ -229,4 +242,25 @@ func (l *Loop) Running() bool { return l.running.Load() }
 func (l *Loop) InLoop() bool {
 	owner := l.owner.Load()
 	return owner != 0 && owner == goroutineID()
+}
+
+// OnLoop reports whether the caller may call the loop-goroutine-only methods now:
+// it is the loop goroutine, or no goroutine drives the loop yet (before Run or the
+// first DispatchOnce, and after Run returns). Like InLoop it costs about a
+// microsecond. Safe from any goroutine.
+func (l *Loop) OnLoop() bool {
+	owner := l.owner.Load()
+	return owner == 0 || owner == goroutineID()
+}
+
+// CheckOwner panics, naming method, unless OnLoop reports true. Loop-only methods
+// of loop and transport call it when built with the sycamore_checkowner tag, to
+// catch a call from the wrong goroutine (which would otherwise corrupt the loop's
+// state silently); without the tag they never call it. Safe from any goroutine.
+func (l *Loop) CheckOwner(method string) {
+	if !l.OnLoop() {
+		panic(fmt.Sprintf("sycamore: %s called from goroutine %d, not the goroutine of loop %d: "+
+			"it is for the loop goroutine only (use Submit, or the Async methods)",
+			method, goroutineID(), l.cfg.ID))
+	}
 }

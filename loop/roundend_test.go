@@ -11,8 +11,12 @@ import (
 	"github.com/sycamore-go/sycamore/poller"
 )
 
-// roundEnder records its OnRoundEnd calls into a shared log.
+// roundEnder is a registered target (an fd number the test never opens, kept out
+// of the poller with interest 0) that records its OnRoundEnd calls in a shared
+// log.
 type roundEnder struct {
+	recTarget
+	reg   *Registration
 	name  string
 	log   *[]string
 	onEnd func()
@@ -25,21 +29,32 @@ func (r *roundEnder) OnRoundEnd() {
 	}
 }
 
-// roundEndTarget is a Target that is also a RoundEnder.
-type roundEndTarget struct {
-	recTarget
-	onEnd func()
-}
+// fakeFds hands out fd numbers far above any this test process opens, for
+// targets that are registered but never reach the poller.
+var fakeFds = 4000
 
-func (r *roundEndTarget) OnRoundEnd() { r.onEnd() }
+// newRoundEnder registers a roundEnder on l; it is unregistered (its fake fd is
+// never closed) when the test ends, before the loop closes.
+func newRoundEnder(t testing.TB, l *Loop, name string, log *[]string) *roundEnder {
+	t.Helper()
+	fakeFds++
+	r := &roundEnder{recTarget: recTarget{fd: fakeFds}, name: name, log: log}
+	if err := l.Register(r, 0); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	r.reg = l.Handle(r)
+	t.Cleanup(func() { l.Unregister(r) })
+	return r
+}
 
 func TestAtRoundEndRunsOnceAfterTimersAndTasks(t *testing.T) {
 	l := newTestLoop(t, nil)
 	var log []string
-	r := &roundEnder{name: "round end", log: &log}
+	r := newRoundEnder(t, l, "round end", &log)
 	l.Submit(func() {
 		log = append(log, "task")
-		l.AtRoundEnd(r)
+		r.reg.AtRoundEnd()
+		r.reg.AtRoundEnd() // asking twice before it ran still means one call
 	})
 	l.AfterFunc(0, func() { log = append(log, "timer") })
 	dispatchRounds(t, l, 1)
@@ -55,7 +70,7 @@ func TestAtRoundEndRunsOnceAfterTimersAndTasks(t *testing.T) {
 func TestAtRoundEndOutsideARoundRunsInTheNextWithoutBlocking(t *testing.T) {
 	l := newTestLoop(t, nil)
 	var log []string
-	l.AtRoundEnd(&roundEnder{name: "round end", log: &log})
+	newRoundEnder(t, l, "round end", &log).reg.AtRoundEnd()
 	start := time.Now()
 	if err := l.DispatchOnce(waitFor); err != nil {
 		t.Fatal(err)
@@ -73,20 +88,43 @@ func TestAtRoundEndOutsideARoundRunsInTheNextWithoutBlocking(t *testing.T) {
 func TestAtRoundEndFromOnRoundEndWaitsForTheNextRound(t *testing.T) {
 	l := newTestLoop(t, nil)
 	var log []string
-	r := &roundEnder{name: "end", log: &log}
+	r := newRoundEnder(t, l, "end", &log)
 	r.onEnd = func() {
+		if !r.reg.InCallback() {
+			t.Error("InCallback is false inside OnRoundEnd")
+		}
 		if len(log) < 1000 { // bound the damage if it does loop
-			l.AtRoundEnd(r)
+			r.reg.AtRoundEnd()
 		}
 	}
-	l.AtRoundEnd(r)
+	r.reg.AtRoundEnd()
 	dispatchRounds(t, l, 3)
 	if len(log) != 3 {
 		t.Fatalf("OnRoundEnd ran %d times in 3 rounds, want 3", len(log))
 	}
 }
 
-func TestOnRoundEndPanicIsReportedWithItsTarget(t *testing.T) {
+func TestAtRoundEndOfAReleasedTargetIsNotCalled(t *testing.T) {
+	l := newTestLoop(t, nil)
+	var log []string
+	gone := newRoundEnder(t, l, "gone", &log)
+	kept := newRoundEnder(t, l, "kept", &log)
+	gone.reg.AtRoundEnd()
+	kept.reg.AtRoundEnd()
+	if err := gone.reg.Unregister(); err != nil {
+		t.Fatal(err)
+	}
+	gone.reg.AtRoundEnd() // unregistered: ignored
+	dispatchRounds(t, l, 2)
+	if !slices.Equal(log, []string{"kept"}) {
+		t.Fatalf("round-end calls %v, want only the registered target's", log)
+	}
+}
+
+// A panic in OnRoundEnd is a panic in one of the target's callbacks: it is
+// reported with the target and gives the target up, as a panic in HandleEvent
+// does, and the round-end calls after it still run.
+func TestOnRoundEndPanicGivesTheTargetUp(t *testing.T) {
 	var targets []Target
 	l := newTestLoop(t, func(tg Target, err error) {
 		var pe *PanicError
@@ -96,16 +134,20 @@ func TestOnRoundEndPanicIsReportedWithItsTarget(t *testing.T) {
 		targets = append(targets, tg)
 	})
 	var log []string
-	tg := &roundEndTarget{recTarget: recTarget{fd: 1000}, onEnd: func() { panic("target") }}
-	l.AtRoundEnd(tg)
-	l.AtRoundEnd(&roundEnder{name: "plain", log: &log, onEnd: func() { panic("plain") }})
-	l.AtRoundEnd(&roundEnder{name: "after", log: &log})
+	panicky := newRoundEnder(t, l, "panicky", &log)
+	panicky.onEnd = func() { panic("round end") }
+	after := newRoundEnder(t, l, "after", &log)
+	panicky.reg.AtRoundEnd()
+	after.reg.AtRoundEnd()
 	dispatchRounds(t, l, 1)
-	if len(targets) != 2 || targets[0] != Target(tg) || targets[1] != nil {
-		t.Fatalf("OnError targets %v, want [the target, nil]", targets)
+	if len(targets) != 1 || targets[0] != Target(panicky) {
+		t.Fatalf("OnError targets %v, want [the panicking target]", targets)
 	}
-	if !slices.Equal(log, []string{"plain", "after"}) {
-		t.Fatalf("round-end calls %v: the one after the panics did not run", log)
+	if panicky.reg.Registered() || l.Handle(panicky) != nil {
+		t.Fatal("the target whose OnRoundEnd panicked is still registered")
+	}
+	if !slices.Equal(log, []string{"panicky", "after"}) {
+		t.Fatalf("round-end calls %v: the one after the panic did not run", log)
 	}
 }
 
@@ -118,12 +160,14 @@ func TestReleasedFdIsClosedOnceTheBatchIsDispatched(t *testing.T) {
 	rt, peer := registerPair(t, l, poller.Readable)
 	closedAtEnd := false
 	var log []string
+	end := newRoundEnder(t, l, "end", &log)
+	end.onEnd = func() { closedAtEnd = peerSeesClose(t, peer) }
 	rt.handle = func(poller.Event) {
 		l.Release(rt)
 		if !fdOpen(rt.fd) {
 			t.Error("the fd was closed while its batch was still being dispatched")
 		}
-		l.AtRoundEnd(&roundEnder{name: "end", log: &log, onEnd: func() { closedAtEnd = peerSeesClose(t, peer) }})
+		end.reg.AtRoundEnd()
 	}
 	mustWrite(t, peer, "x")
 	dispatchUntil(t, l, func() bool { return len(log) > 0 }, "the round end")

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"errors"
 	"sync"
 
 	"go.uber.org/atomic"
@@ -19,8 +20,8 @@ type taskQueue struct {
 }
 
 // push queues task and, if asleep reports true, calls wake. Every wake of the
-// loop's poller happens under q.mu, and the poller is closed under q.mu too (see
-// closeWith), so no wake can ever write to a closed, possibly reused, fd.
+// loop's poller happens under q.mu, and Loop.Close closes the poller under q.mu
+// too (through locked), so no wake can ever write to a closed, possibly reused, fd.
 func (q *taskQueue) push(task func(), asleep func() bool, wake func() error) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -36,7 +37,7 @@ func (q *taskQueue) push(task func(), asleep func() bool, wake func() error) err
 }
 
 // take returns the tasks queued so far, in order. The caller runs them, then hands
-// the slice back with done so it can be reused.
+// the slice back with recycle so it can be reused.
 func (q *taskQueue) take() []func() {
 	q.mu.Lock()
 	batch := q.queue
@@ -47,7 +48,7 @@ func (q *taskQueue) take() []func() {
 	return batch
 }
 
-func (q *taskQueue) done(batch []func()) {
+func (q *taskQueue) recycle(batch []func()) {
 	clear(batch) // drop the closures so they can be collected
 	q.mu.Lock()
 	if q.spare == nil {
@@ -69,4 +70,31 @@ func (q *taskQueue) locked(f func()) {
 	q.mu.Lock()
 	f()
 	q.mu.Unlock()
+}
+
+// Submit queues task to run on the loop goroutine, after the events of the current
+// or next round, in the order of Submit calls. It wakes the loop only if it is
+// asleep, and bursts of wakes coalesce into one syscall. Safe from any goroutine,
+// the loop goroutine included; it returns ErrClosed after Stop.
+func (l *Loop) Submit(task func()) error {
+	if task == nil {
+		return errors.New("loop: Submit of a nil task")
+	}
+	return l.tasks.push(task, l.asleep, l.p.Wake)
+}
+
+func (l *Loop) asleep() bool { return !l.awake.Load() }
+
+// runTasks runs the tasks queued before it started; tasks they submit run next
+// round.
+func (l *Loop) runTasks() int {
+	if l.tasks.queued.Load() == 0 {
+		return 0
+	}
+	batch := l.tasks.take()
+	for _, task := range batch {
+		l.runGuarded(nil, task)
+	}
+	l.tasks.recycle(batch)
+	return len(batch)
 }

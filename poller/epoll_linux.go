@@ -162,16 +162,12 @@ func (p *Poller) Wake() error {
 }
 
 func (p *Poller) writeWake() error {
-	for {
-		_, err := sys.WriteFile(p.wakeFd, wakeOne[:])
-		switch err {
-		case nil, unix.EAGAIN: // EAGAIN: the counter is saturated, the loop is awake anyway
-			return nil
-		case unix.EINTR:
-			continue
-		default:
-			return wrap("eventfd write", err)
-		}
+	_, err := sys.Retry(func() (int, error) { return sys.WriteFile(p.wakeFd, wakeOne[:]) })
+	switch err {
+	case nil, unix.EAGAIN: // EAGAIN: the counter is saturated, the loop is awake anyway
+		return nil
+	default:
+		return wrap("eventfd write", err)
 	}
 }
 

@@ -26,7 +26,7 @@ func New() (*Poller, error) {
 	if err != nil {
 		return nil, wrap("kqueue", err)
 	}
-	unix.CloseOnExec(kq)
+	sys.CloseOnExec(kq)
 	p := &Poller{kq: kq}
 	if err := p.waker.init(kq); err != nil {
 		sys.Close(kq)

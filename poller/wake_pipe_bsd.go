@@ -46,16 +46,12 @@ func (k *kqueueWaker) drain() {
 }
 
 func (k *kqueueWaker) trigger(int) error {
-	for {
-		_, err := sys.WriteFile(k.w, wakeByte[:])
-		switch err {
-		case nil, unix.EAGAIN: // a full pipe already wakes the loop
-			return nil
-		case unix.EINTR:
-			continue
-		default:
-			return wrap("pipe write", err)
-		}
+	_, err := sys.Retry(func() (int, error) { return sys.WriteFile(k.w, wakeByte[:]) })
+	switch err {
+	case nil, unix.EAGAIN: // a full pipe already wakes the loop
+		return nil
+	default:
+		return wrap("pipe write", err)
 	}
 }
 

@@ -35,15 +35,10 @@ func (kqueueWaker) trigger(kq int) error {
 	var kev [1]unix.Kevent_t
 	unix.SetKevent(&kev[0], wakeIdent, unix.EVFILT_USER, 0)
 	kev[0].Fflags = unix.NOTE_TRIGGER
-	for {
-		_, err := sys.Kevent(kq, kev[:], nil, nil)
-		if err != unix.EINTR {
-			if err != nil {
-				return wrap("kevent", err)
-			}
-			return nil
-		}
+	if _, err := sys.Retry(func() (int, error) { return sys.Kevent(kq, kev[:], nil, nil) }); err != nil {
+		return wrap("kevent", err)
 	}
+	return nil
 }
 
 func (kqueueWaker) close() {}

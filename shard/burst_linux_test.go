@@ -73,10 +73,10 @@ func rBurstAroundAStalledLoop(t *testing.T, b balance.Balancer) {
 		var elsewhere int64
 		for i, n := range e.nodes {
 			if i != k {
-				elsewhere += int64(n.accepted.Load())
+				elsewhere += int64(n.count.accepted.Load())
 			}
 		}
-		released <- atRelease{e.nodes[k].pending.Load(), elsewhere}
+		released <- atRelease{e.nodes[k].count.pending.Load(), elsewhere}
 	})
 	testutil.Recv(t, stalled, 5*time.Second, "loop k to block")
 
@@ -86,13 +86,13 @@ func rBurstAroundAStalledLoop(t *testing.T, b balance.Balancer) {
 	// the next dial, so no other loop starts the burst with a backlog.
 	var waiting []net.Conn
 	handed := func() int64 {
-		sum := e.nodes[k].pending.Load()
+		sum := e.nodes[k].count.pending.Load()
 		for _, n := range e.nodes {
-			sum += int64(n.accepted.Load())
+			sum += int64(n.count.accepted.Load())
 		}
 		return sum
 	}
-	for e.nodes[k].pending.Load() == 0 {
+	for e.nodes[k].count.pending.Load() == 0 {
 		if len(waiting) == 50 {
 			t.Fatalf("%s never picked loop %d for 50 conns to three loops", balancerName(b), k)
 		}
@@ -103,7 +103,7 @@ func rBurstAroundAStalledLoop(t *testing.T, b balance.Balancer) {
 			"conn %d was never handed to a loop", len(waiting))
 	}
 	testutil.Eventually(t, 5*time.Second, func() bool { return e.loads.Load(k) >= stalledLoad },
-		"loop %d never looked stalled: pending %d", k, e.nodes[k].pending.Load())
+		"loop %d never looked stalled: pending %d", k, e.nodes[k].count.pending.Load())
 
 	clients.send(t, "go")
 	startBurst()

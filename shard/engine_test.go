@@ -376,7 +376,7 @@ func TestStalledLoopIsRoutedAroundDuringABurst(t *testing.T) {
 	waiting := dial(t, "tcp", addr)
 	waiting.Write([]byte("w"))
 	testutil.Eventually(t, 5*time.Second, func() bool { return e.loads.Load(1) >= stalledLoad },
-		"loop 1 never looked stalled: pending %d", e.nodes[1].pending.Load())
+		"loop 1 never looked stalled: pending %d", e.nodes[1].count.pending.Load())
 
 	const conns = 40
 	clients := make([]net.Conn, conns)
@@ -384,7 +384,7 @@ func TestStalledLoopIsRoutedAroundDuringABurst(t *testing.T) {
 		clients[i] = dial(t, "tcp", addr)
 		roundTrip(t, clients[i], []byte{byte(i)}) // served: loop 0 has it
 	}
-	if got := e.nodes[1].pending.Load(); got != 1 {
+	if got := e.nodes[1].count.pending.Load(); got != 1 {
 		t.Fatalf("the stalled loop was handed %d more conns", got-1)
 	}
 	release()
@@ -398,26 +398,26 @@ func TestLoadsMarkOnlyAStuckLoopStalled(t *testing.T) {
 	now := int64(time.Hour)
 	n := &node{}
 	loads := nodeLoads{nodes: []*node{n}, clock: func() int64 { return now }}
-	n.open.Store(3)
+	n.count.open.Store(3)
 	if got := loads.Load(0); got != 3 {
 		t.Fatalf("idle loop load %d, want its 3 open conns", got)
 	}
-	n.pending.Store(2)
-	n.pendingSince.Store(now - int64(time.Millisecond))
+	n.count.pending.Store(2)
+	n.count.pendingSince.Store(now - int64(time.Millisecond))
 	if got := loads.Load(0); got != 5 {
 		t.Fatalf("loop with a fresh backlog: load %d, want 5", got)
 	}
-	n.pendingSince.Store(now - int64(time.Second))
-	n.lastAdopt.Store(now - int64(time.Millisecond))
+	n.count.pendingSince.Store(now - int64(time.Second))
+	n.count.lastAdopt.Store(now - int64(time.Millisecond))
 	if got := loads.Load(0); got != 5 {
 		t.Fatalf("loop adopting steadily under a long backlog: load %d, want 5", got)
 	}
-	n.lastAdopt.Store(now - int64(time.Second))
+	n.count.lastAdopt.Store(now - int64(time.Second))
 	if got, want := loads.Load(0), stalledLoad+int(time.Second/time.Microsecond); got != want {
 		t.Fatalf("loop that adopted nothing for a second: load %d, want stalledLoad plus a second in µs (%d)", got, want)
 	}
-	n.pendingSince.Store(0)
-	n.lastAdopt.Store(0)
+	n.count.pendingSince.Store(0)
+	n.count.lastAdopt.Store(0)
 	if got := loads.Load(0); got != maxStalledLoad {
 		t.Fatalf("loop that adopted nothing for an hour: load %d, want the cap maxStalledLoad", got)
 	}
@@ -432,11 +432,11 @@ func TestBalancersPreferTheLoopStalledLeastLong(t *testing.T) {
 	now := int64(time.Hour)
 	stuck, busy := &node{}, &node{}
 	for _, n := range []*node{stuck, busy} {
-		n.pending.Store(1)
-		n.pendingSince.Store(0)
+		n.count.pending.Store(1)
+		n.count.pendingSince.Store(0)
 	}
-	stuck.lastAdopt.Store(now - int64(time.Second))
-	busy.lastAdopt.Store(now - int64(6*time.Millisecond))
+	stuck.count.lastAdopt.Store(now - int64(time.Second))
+	busy.count.lastAdopt.Store(now - int64(6*time.Millisecond))
 	loads := &nodeLoads{nodes: []*node{stuck, busy}, clock: func() int64 { return now }}
 	if loads.Load(0) < stalledLoad || loads.Load(1) < stalledLoad {
 		t.Fatalf("loads %d and %d: want both stalled", loads.Load(0), loads.Load(1))

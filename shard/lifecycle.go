@@ -6,7 +6,6 @@ import (
 
 	"go.uber.org/atomic"
 
-	"github.com/sycamore-go/sycamore/internal/sys"
 	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/transport"
 )
@@ -121,7 +120,7 @@ func (n *node) drainPass() {
 	}
 	busy := 0
 	for t := range n.l.Targets() {
-		c, ok := t.(*transport.Conn)
+		c, ok := conns.Of(t)
 		if !ok {
 			continue
 		}
@@ -155,14 +154,11 @@ func (n *node) drainPass() {
 // buffered either way, no offload in flight, its handler not busy (Busier), and
 // no bytes waiting in the kernel.
 func (n *node) idle(c *transport.Conn) bool {
-	if c.State() != transport.Open || c.Buffered() > 0 || c.Queued() > 0 || n.offloads[c] != nil {
+	if n.offloads[c] != nil || !conns.Quiet(c) {
 		return false
 	}
-	if b, ok := c.Handler().(Busier); ok && b.Busy(c) {
-		return false
-	}
-	unread, err := sys.Unread(c.Fd())
-	return err != nil || unread == 0
+	b, ok := c.Handler().(Busier)
+	return !ok || !b.Busy(c)
 }
 
 // Close stops the engine at once: listeners and conns are closed (OnClose gets

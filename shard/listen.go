@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/sycamore-go/sycamore/internal/sys"
 	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/transport"
 )
@@ -67,7 +66,8 @@ func (e *Engine) listenHandoff(network, address string, handlers []transport.Han
 		}
 	}
 	accepted := func(fd int, remote netip.AddrPort) {
-		if !e.admit(fd, nil) {
+		if !e.admit(nil) {
+			conns.Refuse(fd)
 			return
 		}
 		i := e.pick(remote)
@@ -103,9 +103,11 @@ func (e *Engine) listenPerLoop(network, address string, handlers []transport.Han
 		}
 		n, h := n, handlers[i]
 		accepted := func(fd int, _ netip.AddrPort) {
-			if e.admit(fd, n) {
-				n.adopt(fd, h)
+			if !e.admit(n) {
+				conns.Refuse(fd)
+				return
 			}
+			n.adopt(fd, h)
 		}
 		if err := e.onLoop(n.l, func() error { return ln.ServeFunc(n.l, accepted) }); err != nil {
 			return fail(err)
@@ -123,34 +125,6 @@ func boundAddress(address string, bound net.Addr) string {
 		return address
 	}
 	return net.JoinHostPort(host, fmt.Sprint(tcp.Port))
-}
-
-// admit applies MaxConns to a freshly accepted fd: it counts the conn in, or
-// closes it and counts it as refused (on n, or on the engine for the acceptor).
-func (e *Engine) admit(fd int, n *node) bool {
-	limit := int64(e.opts.MaxConns)
-	if limit == 0 {
-		e.conns.Inc()
-		return true
-	}
-	// With ReusePort every loop admits on its own: compare and swap, so that
-	// two loops cannot both take the last place.
-	for {
-		conns := e.conns.Load()
-		if conns >= limit {
-			break
-		}
-		if e.conns.CompareAndSwap(conns, conns+1) {
-			return true
-		}
-	}
-	if n != nil { // counted first: the client may look at Stats once it sees the close
-		n.refused.Inc()
-	} else {
-		e.refused.Inc()
-	}
-	sys.Close(fd)
-	return false
 }
 
 // newAcceptor makes the acceptor loop (never pinned) and, if the engine runs

@@ -6,10 +6,13 @@ import (
 
 	"go.uber.org/atomic"
 
-	"github.com/sycamore-go/sycamore/internal/sys"
+	"github.com/sycamore-go/sycamore/internal/connctl"
 	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/transport"
 )
+
+// conns are transport's hooks for the engine (see internal/connctl).
+var conns = connctl.Get[*transport.Conn]()
 
 // node is one of the engine's loops and the engine's state for it.
 type node struct {
@@ -17,17 +20,8 @@ type node struct {
 	id int
 	l  *loop.Loop
 
-	// Read by the balancer and Stats from any goroutine.
-	open    atomic.Int64 // conns open on this loop
-	pending atomic.Int64 // conns handed to this loop and not adopted yet
-	// pendingSince is when pending last rose from zero, lastAdopt when the loop
-	// last adopted a conn (nanoseconds on the engine's clock): together they tell
-	// a loop that is stuck from one that is merely busy.
-	pendingSince, lastAdopt atomic.Int64
-	inFlight                atomic.Int64 // offloads whose done has not run yet
-	accepted                atomic.Uint64
-	closed                  atomic.Uint64
-	refused                 atomic.Uint64
+	count    connCounts   // read by the balancer and Stats from any goroutine
+	inFlight atomic.Int64 // offloads whose done has not run yet
 
 	// The inbox of accepted fds on their way to this loop (see handoff); spare
 	// is the previous batch's slice, kept for reuse.
@@ -82,29 +76,24 @@ type nodeLoads struct {
 func (s nodeLoads) Len() int { return len(s.nodes) }
 
 func (s nodeLoads) Load(i int) int {
-	n := s.nodes[i]
-	pending := n.pending.Load()
+	count := &s.nodes[i].count
+	pending := count.pending.Load()
 	if pending > 0 {
 		// How long the loop has left conns waiting without adopting any.
-		stalled := s.clock() - max(n.pendingSince.Load(), n.lastAdopt.Load())
+		stalled := s.clock() - max(count.pendingSince.Load(), count.lastAdopt.Load())
 		if stalled > int64(stallAfter) {
 			return stalledLoad + int(min(stalled/int64(time.Microsecond), maxStalledLoad-stalledLoad))
 		}
 	}
-	return int(n.open.Load() + pending)
+	return int(count.open.Load() + pending)
 }
 
 // adopt makes an accepted fd a conn of this loop. Loop goroutine only.
 func (n *node) adopt(fd int, h transport.Handler) {
-	// Counted before OnOpen, which may close the conn again; uncounted if the
-	// conn could not be made.
-	n.open.Inc()
-	n.accepted.Inc()
+	n.opening()
 	if _, err := transport.Adopt(n.l, fd, h, n.e.opts.Conn); err != nil {
-		sys.Close(fd)
-		n.open.Dec()
-		n.accepted.Dec()
-		n.e.conns.Dec()
+		conns.Refuse(fd)
+		n.openFailed()
 		n.l.HandleError(nil, err)
 	}
 }
@@ -114,9 +103,7 @@ func (n *node) adopt(fd int, h transport.Handler) {
 // adopts all that came in meanwhile, so an accept burst costs one Submit per
 // loop instead of one per conn, and no allocation per conn.
 func (n *node) handoff(fd int, h transport.Handler) {
-	if n.pending.Inc() == 1 {
-		n.pendingSince.Store(n.e.clock())
-	}
+	n.handedOff()
 	n.inboxMu.Lock()
 	first := len(n.inbox) == 0
 	n.inbox = append(n.inbox, handedOff{fd: fd, h: h})
@@ -127,10 +114,8 @@ func (n *node) handoff(fd int, h transport.Handler) {
 	if err := n.l.Submit(n.adoptFn); err != nil {
 		// The loop is stopping: nobody will adopt what waits in the inbox.
 		for _, x := range n.takeInbox() {
-			n.pending.Dec()
-			n.e.conns.Dec()
-			n.refused.Inc()
-			sys.Close(x.fd)
+			n.droppedHandOff()
+			conns.Refuse(x.fd)
 		}
 	}
 }
@@ -144,9 +129,8 @@ type handedOff struct {
 // adoptInbox adopts every fd waiting in the inbox. Loop goroutine only.
 func (n *node) adoptInbox() {
 	batch := n.takeInbox()
-	n.lastAdopt.Store(n.e.clock())
 	for i, x := range batch {
-		n.pending.Dec()
+		n.adopting()
 		n.adopt(x.fd, x.h)
 		batch[i] = handedOff{}
 	}
@@ -164,14 +148,6 @@ func (n *node) takeInbox() []handedOff {
 	batch := n.inbox
 	n.inbox, n.spare = n.spare, nil
 	return batch
-}
-
-// closedConn is called by the handler wrapper when one of the loop's conns
-// closed. Loop goroutine only.
-func (n *node) closedConn() {
-	n.open.Dec()
-	n.closed.Inc()
-	n.e.conns.Dec()
 }
 
 // counted wraps a handler so the engine sees its conns close. One wrapper is made

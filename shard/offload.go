@@ -39,8 +39,8 @@ type offloadQueue struct {
 // the works finish out of order, and they run even if c has closed meanwhile
 // (check c.State()). A work that panics gives done a *loop.PanicError as its
 // result. When the pool is busy or c has MaxInFlight offloads in flight, Offload
-// returns ErrOverloaded and pauses c's reads (with Conn.Throttle, so the
-// handler's own PauseRead is not disturbed) until all of c's offloads in flight
+// returns ErrOverloaded and pauses c's reads (apart from the handler's own
+// PauseRead, which it does not disturb) until all of c's offloads in flight
 // have completed and a worker is free: leave the request unread, and OnData sees
 // it again then. Loop goroutine of c only.
 func (e *Engine) Offload(c *transport.Conn, work func() any, done func(c *transport.Conn, result any)) error {
@@ -143,9 +143,7 @@ func (j *job) complete() {
 func (n *node) deliver(j *job) {
 	defer func() {
 		if r := recover(); r != nil {
-			err := &loop.PanicError{Value: r, Stack: debug.Stack()}
-			n.l.HandleError(j.c, err)
-			j.c.Finalize(err)
+			conns.Fail(j.c, &loop.PanicError{Value: r, Stack: debug.Stack()})
 		}
 	}()
 	j.done(j.c, j.result)
@@ -162,7 +160,7 @@ func (n *node) pauseForOverload(c *transport.Conn) {
 		return
 	}
 	q.paused = true
-	c.Throttle()
+	conns.Throttle(c, true)
 	n.waiting = append(n.waiting, c)
 	n.armRetry()
 }
@@ -221,7 +219,7 @@ func (n *node) hasRoom(q *offloadQueue) bool {
 
 func (n *node) resume(c *transport.Conn, q *offloadQueue) {
 	n.forget(c, q)
-	c.Unthrottle()
+	conns.Throttle(c, false)
 }
 
 // forget drops c's overload pause; its offloads in flight, if any, still

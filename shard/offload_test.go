@@ -156,8 +156,8 @@ func TestOffloadOverloadReturnsErrOverloadedAndPausesReads(t *testing.T) {
 func interestOf(e *Engine, i int) poller.Interest {
 	l := e.Loops()[i]
 	for t := range l.Targets() {
-		if c, ok := t.(*transport.Conn); ok {
-			return l.Interest(c)
+		if _, ok := conns.Of(t); ok {
+			return l.Interest(t)
 		}
 	}
 	return 0

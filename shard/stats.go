@@ -37,10 +37,10 @@ func (e *Engine) Stats() Stats {
 	st := Stats{Loops: make([]LoopStats, len(e.nodes)), Total: LoopStats{ID: -1}}
 	for i, n := range e.nodes {
 		ls := fromLoop(n.l.Stats())
-		ls.Open = int(n.open.Load())
-		ls.Accepted = n.accepted.Load()
-		ls.Closed = n.closed.Load()
-		ls.Refused = n.refused.Load()
+		ls.Open = int(n.count.open.Load())
+		ls.Accepted = n.count.accepted.Load()
+		ls.Closed = n.count.closed.Load()
+		ls.Refused = n.count.refused.Load()
 		ls.OffloadsInFlight = int(n.inFlight.Load())
 		st.Loops[i] = ls
 		st.Total.add(ls)

@@ -2,11 +2,13 @@ package transport
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sycamore-go/sycamore/internal/bufpool"
 	"github.com/sycamore-go/sycamore/internal/sys"
+	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/poller"
 )
 
@@ -14,6 +16,7 @@ import (
 // nil. A peer that never reads keeps the conn Closing until it does, an idle
 // timeout fires, or Abort. Calling Close again does nothing. Loop goroutine only.
 func (c *Conn) Close() error {
+	c.checkOwner("Close")
 	switch c.state {
 	case Closed:
 		return ErrClosed
@@ -28,7 +31,7 @@ func (c *Conn) Close() error {
 		c.finish(nil)
 		return nil
 	}
-	if c.flags&inHandler == 0 {
+	if !c.reg.InCallback() {
 		c.settle()
 	}
 	return nil
@@ -37,6 +40,7 @@ func (c *Conn) Close() error {
 // CloseWrite half-closes: once the queue is written, the write side is shut
 // (shutdown SHUT_WR) and the peer reads EOF; reading goes on. Loop goroutine only.
 func (c *Conn) CloseWrite() error {
+	c.checkOwner("CloseWrite")
 	if c.state != Open {
 		return ErrClosed
 	}
@@ -44,7 +48,7 @@ func (c *Conn) CloseWrite() error {
 		return nil
 	}
 	c.flags |= shutAfterFlush
-	if c.flags&inHandler == 0 {
+	if !c.reg.InCallback() {
 		c.settle()
 	}
 	return nil
@@ -53,10 +57,11 @@ func (c *Conn) CloseWrite() error {
 // Abort closes at once with a reset (SO_LINGER 0): queued bytes are dropped and
 // OnClose runs with ErrAborted. Loop goroutine only.
 func (c *Conn) Abort() error {
+	c.checkOwner("Abort")
 	if c.state == Closed {
 		return ErrClosed
 	}
-	unix.SetsockoptLinger(int(c.fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	c.stream().reset(c)
 	c.finish(ErrAborted)
 	return nil
 }
@@ -68,14 +73,6 @@ func (c *Conn) AsyncClose() error {
 		return ErrClosed
 	}
 	return nil
-}
-
-// Finalize is the conn's loop.Finalizer method: the loop calls it when a handler
-// panicked or the loop closed with the conn still open. The conn closes at once
-// with err. Handlers never need to call it.
-func (c *Conn) Finalize(err error) {
-	c.flags &^= inHandler
-	c.finish(err)
 }
 
 // fail closes the conn after a syscall error and returns the error it reported.
@@ -92,9 +89,12 @@ func (c *Conn) finish(err error) {
 		return
 	}
 	c.state = Closed
-	c.interest = 0
-	c.l.Release(c)
-	if c.flags&inHandler == 0 {
+	if c.reg.Registered() {
+		c.reg.Release()
+	} else {
+		sys.Close(int(c.fd)) // a Dial whose registration failed
+	}
+	if !c.reg.InCallback() {
 		c.releaseIn() // inside OnData the handler may still hold slices of it
 	}
 	if c.out != nil {
@@ -102,17 +102,29 @@ func (c *Conn) finish(err error) {
 		c.out, c.outOff = nil, 0
 	}
 	if c.extra != nil {
-		c.extra.idleTimer.Stop()
+		c.extra.idle.timer.Stop()
 	}
 	pendingErr := err
 	if pendingErr == nil {
 		pendingErr = ErrClosed
 	}
 	c.failPending(pendingErr)
-	c.guard(func() { c.h.OnClose(c, err) })
+	c.notifyClosed(err)
 }
 
-// connectDone completes Dial's non-blocking connect on its first event.
+// notifyClosed runs OnClose. The conn is closed already, so a panic in it is
+// only reported.
+func (c *Conn) notifyClosed(err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.l.HandleError((*connTarget)(c), &loop.PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	c.h.OnClose(c, err)
+}
+
+// connectDone completes Dial's non-blocking connect on its first event: SO_ERROR
+// says whether it failed, and getpeername whether it is done.
 func (c *Conn) connectDone(ev poller.Event) {
 	errno, err := sys.GetsockoptInt(int(c.fd), unix.SOL_SOCKET, unix.SO_ERROR)
 	if err == nil && errno != 0 {
@@ -122,12 +134,21 @@ func (c *Conn) connectDone(ev poller.Event) {
 		c.fail("connect", err)
 		return
 	}
-	if _, perr := unix.Getpeername(int(c.fd)); perr == unix.ENOTCONN {
-		if ev.Ready&(poller.Hangup|poller.Error) != 0 {
-			c.fail("connect", unix.ECONNREFUSED)
-		}
+	switch _, err := sys.Getpeername(int(c.fd)); {
+	case err == unix.ENOTCONN && ev.Ready&(poller.Hangup|poller.Error) != 0:
+		c.fail("connect", unix.ECONNREFUSED)
+		return
+	case err == unix.ENOTCONN:
 		return // not connected yet: a spurious event
+	case err != nil:
+		c.fail("connect", err)
+		return
 	}
 	c.state = Open
-	c.opened()
+	if c.reg.WriteDeferred() {
+		// A Send or DeferWrite while connecting owes an OnWritable; this event
+		// must not spend it.
+		c.reg.DeferWrite()
+	}
+	c.open()
 }

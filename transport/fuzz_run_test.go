@@ -197,7 +197,7 @@ func (r *fzRun) step(s fzStep) {
 func (r *fzRun) event(ready poller.Ready, ops []fzOp) {
 	onData, delivered := r.onData, r.delivered
 	r.ops = ops
-	r.c.HandleEvent(poller.Event{Fd: r.fd, Ready: ready})
+	transport.DeliverEvent(r.c, poller.Event{Fd: r.fd, Ready: ready})
 	r.ops = nil
 	if r.delivered > delivered && r.onData == onData {
 		r.fail("event %v read %d bytes but OnData did not run", ready, r.delivered-delivered)

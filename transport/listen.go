@@ -37,6 +37,7 @@ const acceptPause = 50 * time.Millisecond
 // Listener is a listening socket. Serve makes it a loop target that accepts until
 // EAGAIN on every readable event and turns each connection into a Conn.
 type Listener struct {
+	reg      loop.Registration // its place on the loop that serves it
 	fd       int
 	addr     net.Addr
 	unixPath string // removed on Close
@@ -85,7 +86,7 @@ func Listen(network, address string, cfg ListenConfig) (*Listener, error) {
 		return nil, fmt.Errorf("transport: listen: %w", err)
 	}
 	ln := &Listener{fd: fd, spare: -1}
-	if bound, err := unix.Getsockname(fd); err == nil {
+	if bound, err := sys.Getsockname(fd); err == nil {
 		ln.addr = sockaddrToAddr(bound)
 	}
 	if family == unix.AF_UNIX && len(address) > 0 && address[0] != '@' {
@@ -138,9 +139,9 @@ func (ln *Listener) Serve(l *loop.Loop, h Handler, cfg Config) error {
 		return errors.New("transport: Serve: nil Handler")
 	}
 	return ln.serve(l, func(fd int, _ netip.AddrPort) {
-		if _, err := newConn(l, fd, h, &cfg, Open); err != nil {
+		if _, err := Adopt(l, fd, h, cfg); err != nil {
 			sys.Close(fd)
-			l.HandleError(ln, err)
+			l.HandleError((*listenTarget)(ln), err)
 		}
 	})
 }
@@ -169,7 +170,7 @@ func (ln *Listener) serve(l *loop.Loop, accepted func(fd int, remote netip.AddrP
 		return errors.New("transport: listener already served")
 	}
 	ln.spare = reserveSpare()
-	if err := l.Register(ln, poller.Readable); err != nil {
+	if err := l.Attach(&ln.reg, (*listenTarget)(ln), poller.Readable); err != nil {
 		releaseSpare(&ln.spare)
 		return fmt.Errorf("transport: register listener: %w", err)
 	}
@@ -177,9 +178,28 @@ func (ln *Listener) serve(l *loop.Loop, accepted func(fd int, remote netip.AddrP
 	return nil
 }
 
-// HandleEvent is the listener's loop.Target method: accept until EAGAIN. Loop
-// goroutine only (the loop calls it).
-func (ln *Listener) HandleEvent(poller.Event) {
+// listenTarget is the listener as its loop sees it (a loop.Target and
+// Finalizer), so the loop's plumbing stays off the user's type.
+type listenTarget Listener
+
+// Fd is the loop.Target method.
+func (t *listenTarget) Fd() int { return t.fd }
+
+// HandleEvent is the loop.Target method: accept until EAGAIN.
+func (t *listenTarget) HandleEvent(poller.Event) { (*Listener)(t).acceptAll() }
+
+// Finalize is the loop.Finalizer method: the loop closing, or a panic in an
+// accept callback, closes the listener.
+func (t *listenTarget) Finalize(error) {
+	ln := (*Listener)(t)
+	ln.mu.Lock()
+	ln.closed = true
+	ln.mu.Unlock()
+	ln.closeNow()
+}
+
+// acceptAll accepts until EAGAIN, handing each connection on.
+func (ln *Listener) acceptAll() {
 	for {
 		fd, remote, err := sys.AcceptNonblock(ln.fd, &ln.acceptBuf)
 		switch err {
@@ -198,7 +218,7 @@ func (ln *Listener) HandleEvent(poller.Event) {
 			return
 		default:
 			// ENOBUFS, ENOMEM and the like: back off instead of spinning.
-			ln.l.HandleError(ln, fmt.Errorf("transport: accept: %w", err))
+			ln.l.HandleError((*listenTarget)(ln), fmt.Errorf("transport: accept: %w", err))
 			ln.pause()
 			return
 		}
@@ -225,7 +245,7 @@ func (ln *Listener) outOfFds() {
 		}
 		ln.spare = reserveSpare()
 	}
-	ln.l.HandleError(ln, fmt.Errorf("transport: accept: %w (%d connections shed so far)", unix.EMFILE, ln.shedded))
+	ln.l.HandleError((*listenTarget)(ln), fmt.Errorf("transport: accept: %w (%d connections shed so far)", unix.EMFILE, ln.shedded))
 	if !drained || ln.spare < 0 {
 		ln.pause()
 	}
@@ -237,14 +257,14 @@ func (ln *Listener) pause() {
 		return
 	}
 	ln.paused = true
-	ln.l.SetInterest(ln, 0)
+	ln.reg.SetInterest(0)
 	ln.l.AfterFunc(acceptPause, func() {
 		ln.paused = false
-		if ln.l.Interest(ln) == 0 && !ln.isClosed() {
+		if ln.reg.Registered() && ln.reg.Interest() == 0 && !ln.isClosed() {
 			if ln.spare < 0 {
 				ln.spare = reserveSpare()
 			}
-			ln.l.SetInterest(ln, poller.Readable)
+			ln.reg.SetInterest(poller.Readable)
 		}
 	})
 }
@@ -295,15 +315,6 @@ func (ln *Listener) Close() error {
 	return nil
 }
 
-// Finalize is the listener's loop.Finalizer method: the loop closing, or a panic
-// in an accept callback, closes the listener.
-func (ln *Listener) Finalize(error) {
-	ln.mu.Lock()
-	ln.closed = true
-	ln.mu.Unlock()
-	ln.closeNow()
-}
-
 func (ln *Listener) closeNow() {
 	releaseSpare(&ln.spare)
 	if ln.released {
@@ -311,7 +322,7 @@ func (ln *Listener) closeNow() {
 	}
 	ln.released = true
 	// A served listener's fd is closed by the loop at the end of its round.
-	if ln.l == nil || ln.l.Release(ln) != nil {
+	if ln.reg.Release() != nil {
 		sys.Close(ln.fd)
 	}
 	if ln.unixPath != "" {

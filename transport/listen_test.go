@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sycamore-go/sycamore/internal/testutil"
 	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/poller"
@@ -168,19 +170,24 @@ func (h *aFuncs) OnClose(c *transport.Conn, err error) {
 	}
 }
 
-// aBlockAtRoundEnd is a loop.RoundEnder that, once until says so, holds the loop
-// inside the end of its round: after the round's events and tasks, before the fds
-// released during the round are closed.
+// aBlockAtRoundEnd is a loop target (an fd of /dev/null, kept out of the poller)
+// whose OnRoundEnd, once until says so, holds the loop inside the end of its
+// round: after the round's events and tasks, before the fds released during the
+// round are closed.
 type aBlockAtRoundEnd struct {
-	l       *loop.Loop
+	fd      int
+	reg     *loop.Registration
 	until   func() bool
 	entered chan struct{}
 	release chan struct{}
 }
 
+func (b *aBlockAtRoundEnd) Fd() int                  { return b.fd }
+func (b *aBlockAtRoundEnd) HandleEvent(poller.Event) {}
+
 func (b *aBlockAtRoundEnd) OnRoundEnd() {
 	if !b.until() {
-		b.l.AtRoundEnd(b) // ask again at the end of the next round
+		b.reg.AtRoundEnd() // ask again at the end of the next round
 		return
 	}
 	close(b.entered)
@@ -188,6 +195,22 @@ func (b *aBlockAtRoundEnd) OnRoundEnd() {
 	case <-b.release:
 	case <-time.After(aWait):
 	}
+}
+
+// register puts the blocker on l (which closes its fd when it closes) and asks
+// for its first round-end call. Loop goroutine only.
+func (b *aBlockAtRoundEnd) register(t testing.TB, l *loop.Loop) {
+	fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", os.DevNull, err)
+	}
+	b.fd = fd
+	if err := l.Register(b, 0); err != nil {
+		unix.Close(fd)
+		t.Fatalf("Register: %v", err)
+	}
+	b.reg = l.Handle(b)
+	b.reg.AtRoundEnd()
 }
 
 func TestListenerCloseFromOtherGoroutineReturnsAfterFdReleased(t *testing.T) {
@@ -200,12 +223,11 @@ func TestListenerCloseFromOtherGoroutineReturnsAfterFdReleased(t *testing.T) {
 	// the close task has run but before the round closes released fds. A Close that
 	// returns here returns before the listening socket is gone.
 	blocker := &aBlockAtRoundEnd{
-		l:       l,
-		until:   func() bool { return l.Interest(ln) == 0 }, // unregistered: the close task ran
+		until:   func() bool { return !transport.ListenerRegistered(ln) }, // the close task ran
 		entered: make(chan struct{}),
 		release: make(chan struct{}),
 	}
-	aOnLoop(t, l, func() { l.AtRoundEnd(blocker) })
+	aOnLoop(t, l, func() { blocker.register(t, l) })
 	closed := make(chan error, 1)
 	go func() { closed <- ln.Close() }()
 	testutil.Recv(t, blocker.entered, aWait, "the round in which the listener closes")

@@ -59,7 +59,7 @@ func TestWriteLargerThanSocketBufferKeepsOrderAndStopsWriteInterest(t *testing.T
 	// The kernel took its few tens of KiB; the rest waits in the conn's queue.
 	var queued int
 	var interest poller.Interest
-	aOnLoop(t, l, func() { queued, interest = c.Queued(), l.Interest(c) })
+	aOnLoop(t, l, func() { queued, interest = c.Queued(), transport.ConnInterest(c) })
 	if queued < size/2 || interest&poller.Writable == 0 {
 		t.Fatalf("after writing %d bytes to a 16 KiB send buffer: %d queued, interest %v; want most of it queued and Writable asked for",
 			size, queued, interest)
@@ -86,7 +86,7 @@ func TestWriteLargerThanSocketBufferKeepsOrderAndStopsWriteInterest(t *testing.T
 	// The last write has returned (the client read its bytes), so the conn has
 	// settled its interest in the same handler call.
 	var state transport.State
-	aOnLoop(t, l, func() { queued, interest, state = c.Queued(), l.Interest(c), c.State() })
+	aOnLoop(t, l, func() { queued, interest, state = c.Queued(), transport.ConnInterest(c), c.State() })
 	if queued != 0 || state != transport.Open {
 		t.Fatalf("after the client read everything: %d queued, state %v; want 0 and open", queued, state)
 	}
@@ -167,7 +167,7 @@ func TestSpuriousReadableEventIsIgnored(t *testing.T) {
 	var state transport.State
 	aOnLoop(t, l, func() {
 		inq, eagains = bInq(t, c.Fd()), realEAGAIN.Load()
-		c.HandleEvent(poller.Event{Fd: c.Fd(), Ready: poller.Readable})
+		transport.DeliverEvent(c, poller.Event{Fd: c.Fd(), Ready: poller.Readable})
 		state, eagains = c.State(), realEAGAIN.Load()-eagains
 	})
 	if inq != 0 {

@@ -4,14 +4,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sycamore-go/sycamore/internal/bufpool"
-	"github.com/sycamore-go/sycamore/internal/sys"
 )
 
-// Write queues a copy of p. Inside this conn's handler the queue is flushed with
-// one syscall when the handler returns; anywhere else on the loop goroutine, at the
-// end of the round. It fails only on a closed conn or after CloseWrite. Loop
+// Write queues a copy of p. Inside this conn's callbacks the queue is flushed with
+// one syscall when the callback returns; anywhere else on the loop goroutine, at
+// the end of the round. It fails only on a closed conn or after CloseWrite. Loop
 // goroutine only.
 func (c *Conn) Write(p []byte) (int, error) {
+	c.checkOwner("Write")
 	if err := c.writeAllowed(); err != nil {
 		return 0, err
 	}
@@ -26,6 +26,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 // Writev queues copies of bufs, like one Write of their concatenation. Loop
 // goroutine only.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
+	c.checkOwner("Writev")
 	if err := c.writeAllowed(); err != nil {
 		return 0, err
 	}
@@ -85,7 +86,10 @@ func (c *Conn) enqueue(p []byte) {
 
 // Queued returns how many bytes wait in the write queue: written with Write but
 // not yet taken by the kernel. Loop goroutine only.
-func (c *Conn) Queued() int { return c.queuedBytes() }
+func (c *Conn) Queued() int {
+	c.checkOwner("Queued")
+	return c.queuedBytes()
+}
 
 // queuedBytes is how many bytes wait to be written.
 func (c *Conn) queuedBytes() int {
@@ -95,11 +99,11 @@ func (c *Conn) queuedBytes() int {
 	return len(*c.out) - c.outOff
 }
 
-// flushLater makes sure a flush follows: when the running handler of this conn
+// flushLater makes sure a flush follows: when the running callback of this conn
 // returns, or at the end of the round.
 func (c *Conn) flushLater() {
-	if c.flags&inHandler == 0 && c.state != Connecting {
-		c.scheduleRoundEnd()
+	if c.state != Connecting && !c.reg.InCallback() {
+		c.reg.AtRoundEnd()
 	}
 }
 
@@ -107,6 +111,7 @@ func (c *Conn) flushLater() {
 // What the socket does not take stays queued. It returns ErrClosed if the conn is
 // closed, including by an error found while writing. Loop goroutine only.
 func (c *Conn) Flush() error {
+	c.checkOwner("Flush")
 	if c.state != Open && c.state != Closing {
 		return ErrClosed
 	}
@@ -116,20 +121,20 @@ func (c *Conn) Flush() error {
 	if c.state == Closed {
 		return ErrClosed
 	}
-	if c.flags&inHandler == 0 {
+	if !c.reg.InCallback() {
 		c.afterWrite()
 		c.syncInterest()
 	}
 	return nil
 }
 
-// flush makes one write(2) of the queue. On an error the conn closes with it.
+// flush makes one write of the queue. On an error the conn closes with it.
 // When the kernel takes less than the whole queue (EAGAIN or a short write) its
 // buffer is full, so the rest stays queued, the conn is marked writeBlocked and
 // no further write is tried until a Writable event: a second write now would only
 // return EAGAIN.
 func (c *Conn) flush() {
-	n, err := writeFd(int(c.fd), (*c.out)[c.outOff:])
+	n, err := c.stream().write(c, (*c.out)[c.outOff:])
 	if err != nil && err != unix.EAGAIN {
 		c.fail("write", err)
 		return
@@ -149,15 +154,6 @@ func (c *Conn) flush() {
 	}
 }
 
-func writeFd(fd int, p []byte) (int, error) {
-	for {
-		n, err := sys.Write(fd, p)
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
-}
-
 // wrote accounts for n bytes that reached the kernel: idle clock, and the
 // AsyncWrite callbacks whose bytes are now all written.
 func (c *Conn) wrote(n int) {
@@ -166,15 +162,15 @@ func (c *Conn) wrote(n int) {
 	if x == nil {
 		return
 	}
-	if x.idle > 0 {
-		x.lastActive = c.l.Now()
+	if x.idle.after > 0 {
+		x.idle.lastActive = c.l.Now()
 	}
 	x.written += uint64(n)
 	for len(x.pending) > 0 && x.pending[0].end <= x.written {
-		done := x.pending[0].done
+		callback := x.pending[0].callback
 		x.pending[0] = completion{}
 		x.pending = x.pending[1:]
-		done(nil)
+		callback(nil)
 	}
 }
 
@@ -197,7 +193,7 @@ func (c *Conn) afterWrite() {
 	}
 	if c.flags&shutAfterFlush != 0 {
 		c.flags = c.flags&^shutAfterFlush | writeShut
-		if err := sys.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
+		if err := c.stream().closeWrite(c); err != nil {
 			c.fail("shutdown", err)
 		}
 	}
@@ -208,6 +204,7 @@ func (c *Conn) afterWrite() {
 // one OnWritable follows once the socket can take more. Bytes queued by Write go
 // first. An error closes the conn and is returned. Loop goroutine only.
 func (c *Conn) Send(p []byte) (int, error) {
+	c.checkOwner("Send")
 	switch {
 	case c.state == Connecting:
 		c.armWritable()
@@ -232,7 +229,7 @@ func (c *Conn) Send(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, err := writeFd(int(c.fd), p)
+	n, err := c.stream().write(c, p)
 	switch {
 	case err == unix.EAGAIN:
 		c.armWritable()
@@ -250,6 +247,7 @@ func (c *Conn) Send(p []byte) (int, error) {
 // DeferWrite asks for exactly one OnWritable, the next time the socket can take
 // more bytes (pike's defer_write). Loop goroutine only.
 func (c *Conn) DeferWrite() error {
+	c.checkOwner("DeferWrite")
 	if c.state == Closed || c.state == Closing {
 		return ErrClosed
 	}
@@ -257,9 +255,10 @@ func (c *Conn) DeferWrite() error {
 	return nil
 }
 
+// armWritable arms the registration's one-shot write notification: OnWritable
+// follows once the socket can take more bytes and the queue is empty.
 func (c *Conn) armWritable() {
-	c.flags |= wantWritable
-	c.syncLater()
+	c.reg.DeferWrite()
 }
 
 // AsyncWrite queues p on the conn from any goroutine. done, if not nil, runs
@@ -297,7 +296,7 @@ func (c *Conn) asyncWrite(p []byte, done func(error)) {
 		x.queued, x.written = uint64(c.queuedBytes()), 0
 	}
 	c.Write(p)
-	x.pending = append(x.pending, completion{end: x.queued, done: done})
+	x.pending = append(x.pending, completion{end: x.queued, callback: done})
 	if len(p) == 0 && c.out == nil {
 		c.wrote(0)
 	}
@@ -311,6 +310,6 @@ func (c *Conn) failPending(err error) {
 	pending := c.extra.pending
 	c.extra.pending = nil
 	for _, p := range pending {
-		p.done(err)
+		p.callback(err)
 	}
 }

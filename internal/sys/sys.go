@@ -51,3 +51,12 @@ var (
 	Listen = unix.Listen
 	Open   = unix.Open
 )
+
+// Socket housekeeping: addresses, fd flags and the linger option Abort sets.
+var (
+	Getsockname      = unix.Getsockname
+	Getpeername      = unix.Getpeername
+	SetNonblock      = unix.SetNonblock
+	CloseOnExec      = unix.CloseOnExec
+	SetsockoptLinger = unix.SetsockoptLinger
+)

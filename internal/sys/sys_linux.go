@@ -11,3 +11,6 @@ var (
 	// WriteFile writes to an fd that is not a socket (an eventfd, a pipe).
 	WriteFile = unix.Write
 )
+
+// SchedSetaffinity pins a thread (0: the calling one) to a set of CPUs.
+var SchedSetaffinity = unix.SchedSetaffinity

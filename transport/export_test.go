@@ -1,0 +1,15 @@
+package transport
+
+import "github.com/sycamore-go/sycamore/poller"
+
+// DeliverEvent hands ev to c as its loop hands it a polled event, for tests that
+// script events. Loop goroutine only.
+func DeliverEvent(c *Conn, ev poller.Event) { c.reg.Deliver(ev) }
+
+// ListenerRegistered reports whether ln still holds its fd on its loop. Loop
+// goroutine only.
+func ListenerRegistered(ln *Listener) bool { return ln.reg.Registered() }
+
+// ConnInterest returns the interest c's registration asks of the poller. Loop
+// goroutine only.
+func ConnInterest(c *Conn) poller.Interest { return c.reg.Interest() }
