@@ -1,7 +1,8 @@
 # sycamore: the two commands the README promises.
 #   make test   vet (Linux, macOS, FreeBSD), the race-enabled test suite of both
-#               modules, and the load harness, tuning sweep and soak in quick
-#               mode (so they cannot rot)
+#               modules, the suite again with the loop-goroutine checks on
+#               (-tags sycamore_checkowner), and the load harness, tuning sweep and
+#               soak in quick mode (so they cannot rot)
 #   make bench  the load harness: sycamore's examples against net/http, fasthttp,
 #               netpoll, nginx and redis-server under wrk and redis-benchmark
 
@@ -12,6 +13,7 @@ QUICK_OUT := $(shell mktemp -d 2>/dev/null || echo /tmp/sycamore-quick)
 
 test: vet tools
 	$(GO) test -race -count=1 -timeout 5m ./...
+	$(GO) test -tags sycamore_checkowner -count=1 -timeout 5m ./...
 	cd benchmarks && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 5m ./...
 	cd benchmarks && $(GO) run ./cmd/bench -quick -out $(QUICK_OUT)
 	cd benchmarks && $(GO) run ./cmd/tune -quick -out $(QUICK_OUT)

@@ -1,12 +1,19 @@
 package loop
 
-import "runtime"
+import (
+	"runtime"
+	"sync"
+)
+
+// stackBufs hold the first line of a stack trace for goroutineID: runtime.Stack's
+// buffer escapes, so a pooled one keeps the call from allocating.
+var stackBufs = sync.Pool{New: func() any { return new([32]byte) }}
 
 // goroutineID returns the current goroutine's id, parsed from the first line of its
 // stack trace ("goroutine 42 [running]:"). Go exposes no cheaper portable way; the
-// loop calls it once per Run, and InLoop once per call.
+// loop calls it once per Run, InLoop and OnLoop once per call.
 func goroutineID() int64 {
-	var buf [32]byte
+	buf := stackBufs.Get().(*[32]byte)
 	n := runtime.Stack(buf[:], false)
 	const prefix = len("goroutine ")
 	var id int64
@@ -16,5 +23,6 @@ func goroutineID() int64 {
 		}
 		id = id*10 + int64(c-'0')
 	}
+	stackBufs.Put(buf)
 	return id
 }

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/atomic"
 	"golang.org/x/sys/unix"
 
+	"github.com/sycamore-go/sycamore/internal/owner"
 	"github.com/sycamore-go/sycamore/internal/sys"
 	"github.com/sycamore-go/sycamore/internal/testutil"
 	"github.com/sycamore-go/sycamore/loop"
@@ -325,6 +326,11 @@ func TestProxyStyleWriteToOtherConn(t *testing.T) {
 // until EAGAIN would never return to the loop; one read per readable event
 // keeps every ping answered promptly.
 func TestOneFirehoseConnDoesNotStarvePings(t *testing.T) {
+	if owner.Checks {
+		// The checks make each handler call a few microseconds dearer, so the
+		// pings finish in too few rounds to tell whether the firehose floods.
+		t.Skip("a timing test: the owner checks change its proportions")
+	}
 	const (
 		pingers     = 100
 		pingsEach   = 20

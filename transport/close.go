@@ -16,7 +16,7 @@ import (
 // nil. A peer that never reads keeps the conn Closing until it does, an idle
 // timeout fires, or Abort. Calling Close again does nothing. Loop goroutine only.
 func (c *Conn) Close() error {
-	c.checkOwner("Close")
+	c.checkOwner("transport.Conn.Close")
 	switch c.state {
 	case Closed:
 		return ErrClosed
@@ -40,7 +40,7 @@ func (c *Conn) Close() error {
 // CloseWrite half-closes: once the queue is written, the write side is shut
 // (shutdown SHUT_WR) and the peer reads EOF; reading goes on. Loop goroutine only.
 func (c *Conn) CloseWrite() error {
-	c.checkOwner("CloseWrite")
+	c.checkOwner("transport.Conn.CloseWrite")
 	if c.state != Open {
 		return ErrClosed
 	}
@@ -57,7 +57,7 @@ func (c *Conn) CloseWrite() error {
 // Abort closes at once with a reset (SO_LINGER 0): queued bytes are dropped and
 // OnClose runs with ErrAborted. Loop goroutine only.
 func (c *Conn) Abort() error {
-	c.checkOwner("Abort")
+	c.checkOwner("transport.Conn.Abort")
 	if c.state == Closed {
 		return ErrClosed
 	}

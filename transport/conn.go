@@ -86,19 +86,32 @@ func (c *Conn) Fd() int { return int(c.fd) }
 func (c *Conn) Loop() *loop.Loop { return c.l }
 
 // State returns the conn's state. Loop goroutine only.
-func (c *Conn) State() State { return c.state }
+func (c *Conn) State() State {
+	c.checkOwner("transport.Conn.State")
+	return c.state
+}
 
 // Handler returns the conn's handler. Loop goroutine only.
-func (c *Conn) Handler() Handler { return c.h }
+func (c *Conn) Handler() Handler {
+	c.checkOwner("transport.Conn.Handler")
+	return c.h
+}
 
 // Context returns the value stored with SetContext. Loop goroutine only.
-func (c *Conn) Context() any { return c.ctx }
+func (c *Conn) Context() any {
+	c.checkOwner("transport.Conn.Context")
+	return c.ctx
+}
 
 // SetContext stores a value with the conn for its handler. Loop goroutine only.
-func (c *Conn) SetContext(v any) { c.ctx = v }
+func (c *Conn) SetContext(v any) {
+	c.checkOwner("transport.Conn.SetContext")
+	c.ctx = v
+}
 
 // LocalAddr returns the conn's local address (looked up once). Loop goroutine only.
 func (c *Conn) LocalAddr() net.Addr {
+	c.checkOwner("transport.Conn.LocalAddr")
 	x := c.more()
 	if x.local == nil {
 		if sa, err := sys.Getsockname(int(c.fd)); err == nil {
@@ -110,6 +123,7 @@ func (c *Conn) LocalAddr() net.Addr {
 
 // RemoteAddr returns the peer's address (looked up once). Loop goroutine only.
 func (c *Conn) RemoteAddr() net.Addr {
+	c.checkOwner("transport.Conn.RemoteAddr")
 	x := c.more()
 	if x.remote == nil {
 		if sa, err := sys.Getpeername(int(c.fd)); err == nil {
@@ -211,6 +225,6 @@ func (c *Conn) setWaterMarks(cfg *Config) {
 // drops the call.
 func (c *Conn) checkOwner(method string) {
 	if owner.Checks {
-		c.l.CheckOwner("transport.Conn." + method)
+		c.l.CheckOwner(method)
 	}
 }

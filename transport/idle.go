@@ -25,7 +25,7 @@ func (c *Conn) touch() {
 // clock, and the timer is re-armed only when it fires, so traffic costs no timer
 // work. Loop goroutine only.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
-	c.checkOwner("SetIdleTimeout")
+	c.checkOwner("transport.Conn.SetIdleTimeout")
 	if c.state == Closed {
 		return
 	}

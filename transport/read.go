@@ -103,14 +103,17 @@ func (c *Conn) eof() {
 
 // Buffered returns how many unread bytes Peek, Next and Discard can see. Loop
 // goroutine only.
-func (c *Conn) Buffered() int { return len(c.view) }
+func (c *Conn) Buffered() int {
+	c.checkOwner("transport.Conn.Buffered")
+	return len(c.view)
+}
 
 // Peek returns the next n unread bytes without consuming them (all of them when n
 // < 0). With fewer than n buffered it returns what there is and
 // io.ErrShortBuffer. The slice is valid until the handler returns. Loop goroutine
 // only.
 func (c *Conn) Peek(n int) ([]byte, error) {
-	c.checkOwner("Peek")
+	c.checkOwner("transport.Conn.Peek")
 	// Every slice handed out is capped at its length, so an append to it copies
 	// instead of writing over the loop's shared read buffer.
 	all := c.view[:len(c.view):len(c.view)]
@@ -127,7 +130,7 @@ func (c *Conn) Peek(n int) ([]byte, error) {
 // With fewer than n buffered it consumes nothing and returns io.ErrShortBuffer. The
 // slice is valid until the handler returns. Loop goroutine only.
 func (c *Conn) Next(n int) ([]byte, error) {
-	c.checkOwner("Next")
+	c.checkOwner("transport.Conn.Next")
 	if n < 0 {
 		n = len(c.view)
 	}
@@ -143,7 +146,7 @@ func (c *Conn) Next(n int) ([]byte, error) {
 // Next). With fewer buffered it consumes them all and returns their number with
 // io.ErrShortBuffer. Loop goroutine only.
 func (c *Conn) Discard(n int) (int, error) {
-	c.checkOwner("Discard")
+	c.checkOwner("transport.Conn.Discard")
 	if n < 0 {
 		n = len(c.view)
 	}
@@ -170,7 +173,7 @@ func (c *Conn) consume(n int) {
 // 0, nil when it would block (or p is empty); 0, io.EOF once the peer has shut its
 // writing side. An error closes the conn and is returned. Loop goroutine only.
 func (c *Conn) Recv(p []byte) (int, error) {
-	c.checkOwner("Recv")
+	c.checkOwner("transport.Conn.Recv")
 	switch c.state {
 	case Closed:
 		return 0, ErrClosed
@@ -208,7 +211,7 @@ func (c *Conn) Recv(p []byte) (int, error) {
 // PauseRead stops reading (no OnData, read interest off) until ResumeRead, the
 // asyncore readable() == False. Loop goroutine only.
 func (c *Conn) PauseRead() {
-	c.checkOwner("PauseRead")
+	c.checkOwner("transport.Conn.PauseRead")
 	c.flags |= userPaused
 	c.syncInterest()
 }
@@ -216,7 +219,7 @@ func (c *Conn) PauseRead() {
 // ResumeRead undoes PauseRead. Bytes already buffered are offered to OnData at the
 // end of the round, without waiting for more to arrive. Loop goroutine only.
 func (c *Conn) ResumeRead() {
-	c.checkOwner("ResumeRead")
+	c.checkOwner("transport.Conn.ResumeRead")
 	if c.flags&userPaused == 0 {
 		return
 	}

@@ -82,7 +82,7 @@ func init() {
 			c.l.HandleError((*connTarget)(c), err)
 			c.finish(err)
 		},
-		Refuse:   func(fd int) { sys.Close(fd) },
+		Refuse: func(fd int) { sys.Close(fd) },
 	})
 }
 

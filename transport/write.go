@@ -11,7 +11,7 @@ import (
 // the end of the round. It fails only on a closed conn or after CloseWrite. Loop
 // goroutine only.
 func (c *Conn) Write(p []byte) (int, error) {
-	c.checkOwner("Write")
+	c.checkOwner("transport.Conn.Write")
 	if err := c.writeAllowed(); err != nil {
 		return 0, err
 	}
@@ -26,7 +26,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 // Writev queues copies of bufs, like one Write of their concatenation. Loop
 // goroutine only.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
-	c.checkOwner("Writev")
+	c.checkOwner("transport.Conn.Writev")
 	if err := c.writeAllowed(); err != nil {
 		return 0, err
 	}
@@ -87,7 +87,7 @@ func (c *Conn) enqueue(p []byte) {
 // Queued returns how many bytes wait in the write queue: written with Write but
 // not yet taken by the kernel. Loop goroutine only.
 func (c *Conn) Queued() int {
-	c.checkOwner("Queued")
+	c.checkOwner("transport.Conn.Queued")
 	return c.queuedBytes()
 }
 
@@ -111,7 +111,7 @@ func (c *Conn) flushLater() {
 // What the socket does not take stays queued. It returns ErrClosed if the conn is
 // closed, including by an error found while writing. Loop goroutine only.
 func (c *Conn) Flush() error {
-	c.checkOwner("Flush")
+	c.checkOwner("transport.Conn.Flush")
 	if c.state != Open && c.state != Closing {
 		return ErrClosed
 	}
@@ -204,7 +204,7 @@ func (c *Conn) afterWrite() {
 // one OnWritable follows once the socket can take more. Bytes queued by Write go
 // first. An error closes the conn and is returned. Loop goroutine only.
 func (c *Conn) Send(p []byte) (int, error) {
-	c.checkOwner("Send")
+	c.checkOwner("transport.Conn.Send")
 	switch {
 	case c.state == Connecting:
 		c.armWritable()
@@ -247,7 +247,7 @@ func (c *Conn) Send(p []byte) (int, error) {
 // DeferWrite asks for exactly one OnWritable, the next time the socket can take
 // more bytes (pike's defer_write). Loop goroutine only.
 func (c *Conn) DeferWrite() error {
-	c.checkOwner("DeferWrite")
+	c.checkOwner("transport.Conn.DeferWrite")
 	if c.state == Closed || c.state == Closing {
 		return ErrClosed
 	}
