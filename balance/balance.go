@@ -24,7 +24,8 @@ type Loads interface {
 	Load(i int) int
 }
 
-// Ints is a Loads over a slice: Ints{3, 0, 5} is three loops with those loads.
+// Ints is a Loads over a slice: Ints{3, 0, 5} is three loops with those loads. Its
+// methods are safe from any goroutine that does not change the slice meanwhile.
 type Ints []int
 
 func (s Ints) Len() int       { return len(s) }
@@ -44,7 +45,7 @@ var Names = []string{"round-robin", "least-connections", "source-hash", "power-o
 
 // Parse returns the balancer with the given name, as a command-line flag would
 // give it: round-robin, least-connections, source-hash or power-of-two (case and
-// surrounding spaces ignored).
+// surrounding spaces ignored). Safe from any goroutine.
 func Parse(name string) (Balancer, error) {
 	switch strings.ToLower(strings.TrimSpace(name)) {
 	case "round-robin":
@@ -60,7 +61,8 @@ func Parse(name string) (Balancer, error) {
 }
 
 // RoundRobin returns a balancer that hands connections to the loops in turn,
-// whatever their load.
+// whatever their load. Every balancer of this package is safe from any
+// goroutine.
 func RoundRobin() Balancer { return &roundRobin{} }
 
 type roundRobin struct{ next atomic.Uint64 }
@@ -72,7 +74,7 @@ func (b *roundRobin) Pick(_ netip.AddrPort, loads Loads) int {
 func (*roundRobin) String() string { return "round-robin" }
 
 // LeastConnections returns a balancer that picks the least loaded loop; ties go
-// to the lowest index.
+// to the lowest index. Safe from any goroutine.
 func LeastConnections() Balancer { return leastConnections{} }
 
 type leastConnections struct{}
@@ -92,7 +94,7 @@ func (leastConnections) String() string { return "least-connections" }
 // SourceHash returns a balancer that sends every connection from one client
 // address (the port is ignored) to the same loop, and spreads many addresses
 // evenly. Addresses without an IP, as unix sockets have, go round-robin: they
-// carry nothing to hash.
+// carry nothing to hash. Safe from any goroutine.
 func SourceHash() Balancer { return &sourceHash{} }
 
 type sourceHash struct{ fallback roundRobin }
@@ -132,7 +134,7 @@ func mix64(x uint64) uint64 {
 // PowerOfTwo returns a balancer that looks at two loops chosen at random and
 // picks the less loaded one ("the power of two choices"): nearly as even as
 // least-connections, without reading every loop's load and without sending a
-// burst of connections all to the one loop that looked emptiest.
+// burst of connections all to the one loop that looked emptiest. Safe from any goroutine.
 func PowerOfTwo() Balancer { return powerOfTwo{} }
 
 type powerOfTwo struct{}

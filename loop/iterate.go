@@ -45,6 +45,8 @@ type Vars struct {
 //  5. After, if set.
 //
 // A nil v means Vars{Timeout: 30 * time.Second, Count: -1}, the seed's defaults.
+// The goroutine that calls Iterate drives d: for a Loop it becomes the loop
+// goroutine.
 func Iterate(d Dispatcher, v *Vars) error {
 	if v == nil {
 		v = &Vars{Timeout: 30 * time.Second, Count: -1}

@@ -138,6 +138,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error describes the panic. Safe from any goroutine.
 func (e *PanicError) Error() string { return fmt.Sprintf("loop: handler panic: %v", e.Value) }
 
 // Loop is one event loop. Create it with New.
@@ -182,7 +183,8 @@ type Loop struct {
 	stats loopStats
 }
 
-// New creates a loop with its own poller.
+// New creates a loop with its own poller. Safe from any goroutine; nothing runs
+// until Run, DispatchOnce or Iterate.
 func New(cfg Config) (*Loop, error) {
 	if cfg.EventBatch <= 0 {
 		cfg.EventBatch = DefaultEventBatch

@@ -129,7 +129,7 @@ func (l *Loop) schedule(t *timer, d time.Duration) {
 }
 
 // Stop cancels the timer. It reports whether the timer was pending; for an Every
-// timer it stops all later runs.
+// timer it stops all later runs. Loop goroutine only.
 func (t Timer) Stop() bool {
 	if t.t == nil || t.t.index == -1 {
 		return false
@@ -144,7 +144,8 @@ func (t Timer) Stop() bool {
 }
 
 // Reset reschedules the timer to fire after d (for Every, the next run; the period
-// stays). It reports whether the timer was pending. It allocates nothing.
+// stays). It reports whether the timer was pending. It allocates nothing. Loop
+// goroutine only.
 func (t Timer) Reset(d time.Duration) bool {
 	if t.t == nil {
 		return false

@@ -22,7 +22,8 @@ type Poller struct {
 // wakeOne is the eventfd increment Wake writes: the value 1 in host byte order.
 var wakeOne = func() (b [8]byte) { putUint64(b[:], 1); return }()
 
-// New creates an epoll instance and its eventfd wakeup, both close-on-exec.
+// New creates an epoll instance and its eventfd wakeup, both close-on-exec. Safe from any
+// goroutine.
 func New() (*Poller, error) {
 	epfd, err := sys.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -94,13 +95,13 @@ func (p *Poller) ctl(op, fd int, in Interest) error {
 	return nil
 }
 
-// Add starts watching fd for in.
+// Add starts watching fd for in. Loop goroutine only.
 func (p *Poller) Add(fd int, in Interest) error { return p.ctl(unix.EPOLL_CTL_ADD, fd, in) }
 
-// Modify replaces the interest of a watched fd.
+// Modify replaces the interest of a watched fd. Loop goroutine only.
 func (p *Poller) Modify(fd int, in Interest) error { return p.ctl(unix.EPOLL_CTL_MOD, fd, in) }
 
-// Delete stops watching fd.
+// Delete stops watching fd. Loop goroutine only.
 func (p *Poller) Delete(fd int) error {
 	if p.closed {
 		return ErrClosed
@@ -111,7 +112,8 @@ func (p *Poller) Delete(fd int) error {
 	return nil
 }
 
-// Wait blocks for up to timeout and fills events; see the package doc.
+// Wait blocks for up to timeout and fills events; see the package doc. Loop
+// goroutine only.
 func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 	if p.closed {
 		return 0, ErrClosed
@@ -171,7 +173,8 @@ func (p *Poller) writeWake() error {
 	}
 }
 
-// Close releases the epoll instance and the eventfd.
+// Close releases the epoll instance and the eventfd. Any goroutine, but not
+// while Wait runs; a Wake racing with it finds the poller closed.
 func (p *Poller) Close() error {
 	return p.wake.close(func() error {
 		p.closed = true

@@ -20,7 +20,8 @@ type Poller struct {
 	closed  bool
 }
 
-// New creates a kqueue and its wakeup source, both close-on-exec.
+// New creates a kqueue and its wakeup source, both close-on-exec. Safe from any
+// goroutine.
 func New() (*Poller, error) {
 	kq, err := sys.Kqueue()
 	if err != nil {
@@ -59,13 +60,13 @@ func (p *Poller) set(fd int, in Interest) error {
 	return nil
 }
 
-// Add starts watching fd for in.
+// Add starts watching fd for in. Loop goroutine only.
 func (p *Poller) Add(fd int, in Interest) error { return p.set(fd, in) }
 
-// Modify replaces the interest of a watched fd.
+// Modify replaces the interest of a watched fd. Loop goroutine only.
 func (p *Poller) Modify(fd int, in Interest) error { return p.set(fd, in) }
 
-// Delete stops watching fd.
+// Delete stops watching fd. Loop goroutine only.
 func (p *Poller) Delete(fd int) error {
 	if p.closed {
 		return ErrClosed
@@ -78,7 +79,8 @@ func (p *Poller) Delete(fd int) error {
 	return nil
 }
 
-// Wait blocks for up to timeout and fills events; see the package doc.
+// Wait blocks for up to timeout and fills events; see the package doc. Loop
+// goroutine only.
 func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 	if p.closed {
 		return 0, ErrClosed
@@ -171,7 +173,8 @@ func (p *Poller) Wake() error {
 	return err
 }
 
-// Close releases the kqueue and the wakeup source.
+// Close releases the kqueue and the wakeup source. Any goroutine, but not
+// while Wait runs; a Wake racing with it finds the poller closed.
 func (p *Poller) Close() error {
 	return p.wake.close(func() error {
 		p.closed = true

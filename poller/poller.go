@@ -174,10 +174,10 @@ func timeoutMillis(d time.Duration) int {
 	return int(ms)
 }
 
-// String names the bits, as in "Readable|Writable".
+// String names the bits, as in "Readable|Writable". Safe from any goroutine.
 func (in Interest) String() string { return bitsString(uint8(in)) }
 
-// String names the bits, as in "Readable|ReadHangup".
+// String names the bits, as in "Readable|ReadHangup". Safe from any goroutine.
 func (r Ready) String() string { return bitsString(uint8(r)) }
 
 var bitNames = [...]string{"Readable", "Writable", "Priority", "Hangup", "ReadHangup", "Error"}

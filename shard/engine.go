@@ -65,10 +65,11 @@ type Engine struct {
 	died       chan struct{}  // closed when a loop's Run failed: nobody waits for it then
 	diedOnce   sync.Once
 	finishOnce sync.Once
-	done       chan struct{} // closed once every loop is closed and the pool released
+	stopped    chan struct{} // closed once every loop is closed and the pool released
 }
 
-// New creates an engine and its loops; nothing runs until Start or Run.
+// New creates an engine and its loops; nothing runs until Start or Run. Safe from
+// any goroutine.
 func New(opts Options) (*Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -77,7 +78,7 @@ func New(opts Options) (*Engine, error) {
 		opts.Loops = runtime.NumCPU()
 	}
 	e := &Engine{opts: opts, log: opts.Logger, bal: opts.Balancer, epoch: time.Now(),
-		done: make(chan struct{}), died: make(chan struct{})}
+		stopped: make(chan struct{}), died: make(chan struct{})}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -241,7 +242,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	select {
-	case <-e.done:
+	case <-e.stopped:
 	case <-ctx.Done():
 		if e.opts.ShutdownTimeout > 0 {
 			sctx, cancel := context.WithTimeout(context.Background(), e.opts.ShutdownTimeout)
@@ -250,13 +251,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		} else {
 			e.Close()
 		}
-		<-e.done
+		<-e.stopped
 	}
 	return e.runErr.Load()
 }
 
 // Serve is the one-line server: New(opts), Listen(network, address, h), then
-// Run(ctx).
+// Run(ctx). Not on a loop goroutine (Run refuses to run there).
 func Serve(ctx context.Context, network, address string, h transport.Handler, opts Options) error {
 	e, err := New(opts)
 	if err != nil {

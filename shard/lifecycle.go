@@ -18,10 +18,10 @@ const drainScan = 10 * time.Millisecond
 
 // drainState is one loop's part in a Shutdown. Loop goroutine only.
 type drainState struct {
-	active  bool
-	timer   loop.Timer
-	done    func() // called once, when the loop has no conn and no offload left
-	scratch []*transport.Conn
+	active    bool
+	timer     loop.Timer
+	onDrained func() // called once, when the loop has no conn and no offload left
+	scratch   []*transport.Conn
 }
 
 // Shutdown stops the engine gracefully: it closes the listeners at once (new
@@ -46,11 +46,11 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.life.Unlock()
 	switch state {
 	case closed:
-		<-e.done
+		<-e.stopped
 		return nil
 	case draining: // another Shutdown drains: wait for it
 		select {
-		case <-e.done:
+		case <-e.stopped:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -96,7 +96,7 @@ func (e *Engine) drain(ctx context.Context) error {
 	select {
 	case <-all:
 		return nil
-	case <-e.done:
+	case <-e.stopped:
 		return nil
 	case <-ctx.Done():
 		e.log.Warn("sycamore: shutdown deadline: closing the remaining conns", "conns", e.conns.Load())
@@ -105,9 +105,9 @@ func (e *Engine) drain(ctx context.Context) error {
 }
 
 // startDrain begins this loop's part of a Shutdown. Loop goroutine only.
-func (n *node) startDrain(done func()) {
+func (n *node) startDrain(onDrained func()) {
 	n.drain.active = true
-	n.drain.done = done
+	n.drain.onDrained = onDrained
 	n.drainPass()
 }
 
@@ -140,7 +140,7 @@ func (n *node) drainPass() {
 	d.scratch = d.scratch[:0]
 	if busy == 0 && len(n.offloads) == 0 {
 		d.active = false
-		d.done()
+		d.onDrained()
 		return
 	}
 	if d.timer == (loop.Timer{}) {
@@ -174,12 +174,12 @@ func (e *Engine) Close() error {
 	e.state.Store(int32(closed))
 	e.life.Unlock()
 	e.finishOnce.Do(e.finish)
-	<-e.done
+	<-e.stopped
 	return nil
 }
 
 // finish stops and closes every loop (finalizing the listeners and conns still
-// registered), releases the pool, and closes e.done.
+// registered), releases the pool, and closes e.stopped.
 func (e *Engine) finish() {
 	e.life.Lock()
 	defer e.life.Unlock()
@@ -201,7 +201,7 @@ func (e *Engine) finish() {
 	e.mu.Lock()
 	e.listeners = nil
 	e.mu.Unlock()
-	close(e.done)
+	close(e.stopped)
 	e.log.Info("sycamore: engine stopped")
 }
 

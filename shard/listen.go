@@ -168,7 +168,7 @@ func (e *Engine) onLoop(l *loop.Loop, f func() error) error {
 		return err
 	case <-e.died:
 		return ErrClosed
-	case <-e.done:
+	case <-e.stopped:
 		return ErrClosed
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sycamore-go/sycamore/internal/owner"
 	"github.com/sycamore-go/sycamore/internal/sys"
 	"github.com/sycamore-go/sycamore/loop"
@@ -112,25 +114,23 @@ func (c *Conn) SetContext(v any) {
 // LocalAddr returns the conn's local address (looked up once). Loop goroutine only.
 func (c *Conn) LocalAddr() net.Addr {
 	c.checkOwner("transport.Conn.LocalAddr")
-	x := c.more()
-	if x.local == nil {
-		if sa, err := sys.Getsockname(int(c.fd)); err == nil {
-			x.local = sockaddrToAddr(sa)
-		}
-	}
-	return x.local
+	return c.addr(&c.more().local, sys.Getsockname)
 }
 
 // RemoteAddr returns the peer's address (looked up once). Loop goroutine only.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.checkOwner("transport.Conn.RemoteAddr")
-	x := c.more()
-	if x.remote == nil {
-		if sa, err := sys.Getpeername(int(c.fd)); err == nil {
-			x.remote = sockaddrToAddr(sa)
+	return c.addr(&c.more().remote, sys.Getpeername)
+}
+
+// addr returns *cached, looking it up with lookup the first time.
+func (c *Conn) addr(cached *net.Addr, lookup func(fd int) (unix.Sockaddr, error)) net.Addr {
+	if *cached == nil {
+		if sa, err := lookup(int(c.fd)); err == nil {
+			*cached = sockaddrToAddr(sa)
 		}
 	}
-	return x.remote
+	return *cached
 }
 
 // NewConn adopts fd, a connected stream socket, as a Conn on l: it makes the fd

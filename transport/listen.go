@@ -307,11 +307,11 @@ func (ln *Listener) Close() error {
 		ln.closeNow()
 		return nil
 	}
-	done := make(chan struct{})
-	if err := l.Submit(func() { ln.closeNow(); close(done) }); err != nil {
+	closed := make(chan struct{})
+	if err := l.Submit(func() { ln.closeNow(); close(closed) }); err != nil {
 		return nil // the loop stopped: its Close finalizes the listener
 	}
-	<-done
+	<-closed
 	return nil
 }
 

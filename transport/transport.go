@@ -30,7 +30,30 @@
 //
 // Conn methods are for the loop goroutine of the conn's loop (its handlers, tasks,
 // timers) unless their doc says "safe from any goroutine": AsyncWrite and
-// AsyncClose are, and hand their work to the loop with Submit.
+// AsyncClose are, and hand their work to the loop with Submit. Dial is safe from
+// any goroutine and never waits for the loop. Built with -tags
+// sycamore_checkowner, every loop-only method panics when called from another
+// goroutine, naming itself.
+//
+// # Inside
+//
+// Each conn holds its loop.Registration: the interest it wants, its one-shot
+// write notification (OnWritable owed after DeferWrite or a blocked Send) and its
+// round-end call live there, once. The conn registers as a private loop.Target,
+// so the loop's plumbing (HandleEvent, OnRoundEnd, Finalize) stays off Conn; the
+// loop runs each of those callbacks guarded, so a panic anywhere closes the conn.
+// The engine (shard) reaches what it needs beyond the user's API through
+// internal/connctl.
+//
+// Every byte a conn moves goes through one small internal I/O seam, the stream:
+// read fills the bytes that OnData and Recv see, write takes bytes from the write
+// queue (and Send), closeWrite ends the write side, reset makes the close a
+// reset. The plain socket is the default. A layer that transforms the stream
+// (TLS: decrypt after reading, encrypt before writing) or that gets its bytes
+// another way (a completion-based backend such as io_uring, whose kernel fills
+// buffers and reports completions that Registration.Deliver can hand in)
+// implements the stream; Handler, Peek, Next, Discard, Write, AsyncWrite and
+// Close keep their semantics over it.
 package transport
 
 import (
@@ -61,6 +84,7 @@ type EOFHandler interface {
 }
 
 // BaseHandler has no-op Handler methods, to embed in handlers that need only some.
+// Its methods, like every Handler method, run on the conn's loop goroutine.
 type BaseHandler struct{}
 
 func (BaseHandler) OnOpen(*Conn)         {}
@@ -98,6 +122,7 @@ const (
 	Closed                  // OnClose has run
 )
 
+// String names the state. Safe from any goroutine.
 func (s State) String() string {
 	switch s {
 	case Connecting:
