@@ -19,17 +19,17 @@ import (
 	"github.com/sycamore-go/sycamore/internal/testutil"
 )
 
-// rEINTRCounter counts the epoll_wait calls of the loop that fail with EINTR,
+// eintrCounter counts the epoll_wait calls of the loop that fail with EINTR,
 // through the sys.EpollWait seam; the calls themselves are real.
-type rEINTRCounter struct {
+type eintrCounter struct {
 	waits, eintrs atomic.Uint64
 }
 
-// rCountEINTRs installs the counter. Call it before the loop runs; it is restored
+// countEINTRs installs the counter. Call it before the loop runs; it is restored
 // when the test ends, after the cleanups of a loop made later.
-func rCountEINTRs(t *testing.T) *rEINTRCounter {
+func countEINTRs(t *testing.T) *eintrCounter {
 	t.Helper()
-	c := &rEINTRCounter{}
+	c := &eintrCounter{}
 	realWait := sys.EpollWait
 	t.Cleanup(sys.Swap(&sys.EpollWait, func(epfd int, ev []unix.EpollEvent, msec int) (int, error) {
 		n, err := realWait(epfd, ev, msec)
@@ -42,13 +42,13 @@ func rCountEINTRs(t *testing.T) *rEINTRCounter {
 	return c
 }
 
-// rSignalStorm sends SIGURG to the process in bursts until stop is called, and
+// startSignalStorm sends SIGURG to the process in bursts until stop is called, and
 // stop waits for the sender to end. Half the signals are process-directed (the
 // kernel hands them to whichever thread it likes, usually the main one); the
 // other half go to thread tid with tgkill, so that the thread blocked in
 // epoll_wait is the one interrupted. Go's runtime uses SIGURG for goroutine
 // preemption and ignores the ones it did not ask for.
-func rSignalStorm(t *testing.T, tid int) (stop func() (sent int)) {
+func startSignalStorm(t *testing.T, tid int) (stop func() (sent int)) {
 	t.Helper()
 	pid := os.Getpid()
 	quit := make(chan struct{})
@@ -95,7 +95,7 @@ func rSignalStorm(t *testing.T, tid int) (stop func() (sent int)) {
 // full timeout after each EINTR would also never end while the storm lasts: the
 // last timer, 51 ms after the others, would be late or never fire.
 func TestSignalStormDoesNotBreakWaitsOrTimers(t *testing.T) {
-	waits := rCountEINTRs(t)
+	waits := countEINTRs(t)
 	l := newTestLoop(t, nil)
 	result := startRun(t, l, context.Background())
 	var tid int
@@ -114,7 +114,7 @@ func TestSignalStormDoesNotBreakWaitsOrTimers(t *testing.T) {
 		}
 		t.Cleanup(stopProfile)
 	}
-	stopStorm := rSignalStorm(t, tid)
+	stopStorm := startSignalStorm(t, tid)
 
 	const timers = 50
 	var scheduled, firedAt [timers]time.Time // loop goroutine only until allFired

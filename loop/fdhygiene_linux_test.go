@@ -15,10 +15,10 @@ import (
 	"github.com/sycamore-go/sycamore/poller"
 )
 
-// rPollerFds records, through the sys.EpollCreate1 and sys.Eventfd seam, the
+// recordPollerFds records, through the sys.EpollCreate1 and sys.Eventfd seam, the
 // epoll fd and the eventfd of every poller made while it is installed (install it
 // before New). Restored when the test ends.
-func rPollerFds(t *testing.T) *[]int {
+func recordPollerFds(t *testing.T) *[]int {
 	t.Helper()
 	var fds []int
 	realCreate, realEventfd := sys.EpollCreate1, sys.Eventfd
@@ -39,9 +39,9 @@ func rPollerFds(t *testing.T) *[]int {
 	return &fds
 }
 
-// rChildFds execs `ls -l /proc/self/fd` and returns the fds the child had open,
+// childOpenFds execs `ls -l /proc/self/fd` and returns the fds the child had open,
 // each with what it points to ("anon_inode:[eventpoll]", "socket:[1234]").
-func rChildFds(t *testing.T) map[int]string {
+func childOpenFds(t *testing.T) map[int]string {
 	t.Helper()
 	ls, err := exec.LookPath("ls")
 	if err != nil {
@@ -81,7 +81,7 @@ func rChildFds(t *testing.T) map[int]string {
 // target as one of them is a leak. The other half of the row, every fd closed
 // after each test, is TestMain's (testutil.VerifyMain).
 func TestNoFdLeaksAcrossExec(t *testing.T) {
-	pollerFds := rPollerFds(t)
+	pollerFds := recordPollerFds(t)
 	l := newTestLoop(t, nil)
 	if len(*pollerFds) != 2 {
 		t.Fatalf("New made fds %v through the seam, want the epoll fd and the eventfd", *pollerFds)
@@ -105,7 +105,7 @@ func TestNoFdLeaksAcrossExec(t *testing.T) {
 		targets[fd] = target
 	}
 
-	child := rChildFds(t)
+	child := childOpenFds(t)
 	for fd, name := range watched {
 		if child[fd] == targets[fd] {
 			t.Errorf("%s, fd %d -> %s, leaked into an exec'd child", name, fd, targets[fd])

@@ -13,27 +13,27 @@ import (
 	"github.com/sycamore-go/sycamore/internal/sys"
 )
 
-// rWait is one epoll_wait the loop made: the timeout it asked for, and whether a
-// signal cut it short.
-type rWait struct {
+// epollWaitCall is one epoll_wait the loop made: the timeout it asked for, and
+// whether a signal cut it short.
+type epollWaitCall struct {
 	msec  int
 	eintr bool
 }
 
-// rRecordWaits records every epoll_wait, through the sys.EpollWait seam, for a
+// recordWaits records every epoll_wait, through the sys.EpollWait seam, for a
 // loop that the test goroutine drives with DispatchOnce (so no lock is needed).
 // before, if not nil, runs just before each real call. Restored when the test
 // ends.
-func rRecordWaits(t *testing.T, before func(msec int)) *[]rWait {
+func recordWaits(t *testing.T, before func(msec int)) *[]epollWaitCall {
 	t.Helper()
-	var waits []rWait
+	var waits []epollWaitCall
 	realWait := sys.EpollWait
 	t.Cleanup(sys.Swap(&sys.EpollWait, func(epfd int, ev []unix.EpollEvent, msec int) (int, error) {
 		if before != nil {
 			before(msec)
 		}
 		n, err := realWait(epfd, ev, msec)
-		waits = append(waits, rWait{msec: msec, eintr: err == unix.EINTR})
+		waits = append(waits, epollWaitCall{msec: msec, eintr: err == unix.EINTR})
 		return n, err
 	}))
 	return &waits
@@ -59,7 +59,7 @@ func rRecordWaits(t *testing.T, before func(msec int)) *[]rWait {
 // and TestHundredYearTimerDoesNotOverflow.
 func TestTimerExtremesNeitherSpinNorOverflow(t *testing.T) {
 	var l *Loop
-	waits := rRecordWaits(t, func(msec int) {
+	waits := recordWaits(t, func(msec int) {
 		// Every round here has a timer pending, so no wait blocks for good, and
 		// only the far-future timers ask for one longer than waitFor. A task
 		// submitted just before such a wait starts ends it at once (Submit is
@@ -74,7 +74,7 @@ func TestTimerExtremesNeitherSpinNorOverflow(t *testing.T) {
 	l = newTestLoop(t, nil)
 
 	// round runs one round that may block, and returns the wait it made.
-	round := func(t *testing.T) rWait {
+	round := func(t *testing.T) epollWaitCall {
 		t.Helper()
 		n := len(*waits)
 		if err := l.DispatchOnce(-1); err != nil {

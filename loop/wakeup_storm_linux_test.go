@@ -14,22 +14,22 @@ import (
 	"github.com/sycamore-go/sycamore/internal/testutil"
 )
 
-// rWakeCounter counts the eventfd writes of the next poller created, through the
+// wakeCounter counts the eventfd writes of the next poller created, through the
 // internal/sys seam: sys.Eventfd records the eventfd's number, sys.WriteFile counts
 // the writes to that number. Counting at the seam, not with the poller's own
 // WakeWrites, checks that counter too.
-type rWakeCounter struct {
+type wakeCounter struct {
 	fd     atomic.Int64 // the eventfd, -1 until one is created
 	writes atomic.Uint64
 }
 
-// rCountWakeWrites installs the counter. Call it before New: the seam must be in
+// countWakeWrites installs the counter. Call it before New: the seam must be in
 // place before the poller makes its eventfd and before any goroutine can Wake. It
 // is restored when the test ends, after the cleanups of the loop made later (they
 // run first), so no Wake can race with the restore.
-func rCountWakeWrites(t *testing.T) *rWakeCounter {
+func countWakeWrites(t *testing.T) *wakeCounter {
 	t.Helper()
-	c := &rWakeCounter{}
+	c := &wakeCounter{}
 	c.fd.Store(-1)
 	realEventfd, realWrite := sys.Eventfd, sys.WriteFile
 	t.Cleanup(sys.Swap(&sys.Eventfd, func(initval uint, flags int) (int, error) {
@@ -48,11 +48,11 @@ func rCountWakeWrites(t *testing.T) *rWakeCounter {
 	return c
 }
 
-// rKickOnFailure makes a failed test end instead of hang: when a wake was lost,
+// kickOnFailure makes a failed test end instead of hang: when a wake was lost,
 // Stop's own wake may be lost too, Run never returns and Close waits for it
 // forever. Registered after startRun, it runs before startRun's cleanup: it stops
 // the loop and writes to the eventfd directly, past the poller's gate.
-func rKickOnFailure(t *testing.T, l *Loop, wakes *rWakeCounter) {
+func kickOnFailure(t *testing.T, l *Loop, wakes *wakeCounter) {
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
@@ -63,9 +63,9 @@ func rKickOnFailure(t *testing.T, l *Loop, wakes *rWakeCounter) {
 	})
 }
 
-// rWaitAsleep waits until the loop goroutine has declared itself asleep (it is in,
+// waitAsleep waits until the loop goroutine has declared itself asleep (it is in,
 // or about to enter, a blocking Wait).
-func rWaitAsleep(t *testing.T, l *Loop) {
+func waitAsleep(t *testing.T, l *Loop) {
 	t.Helper()
 	testutil.Eventually(t, waitFor, func() bool { return !l.awake.Load() }, "the loop to go to sleep")
 }
@@ -78,15 +78,15 @@ func rWaitAsleep(t *testing.T, l *Loop) {
 //
 // The storm is a full million under -race too: it takes about a second there.
 func TestWakeupStormOfAMillionSubmitsCoalescesAndLosesNoTask(t *testing.T) {
-	wakes := rCountWakeWrites(t)
+	wakes := countWakeWrites(t)
 	l := newTestLoop(t, nil)
 	if wakes.fd.Load() < 0 {
 		t.Fatal("New made no eventfd through sys.Eventfd: the seam counts nothing")
 	}
 	startRun(t, l, context.Background())
-	rKickOnFailure(t, l, wakes)
+	kickOnFailure(t, l, wakes)
 	submitAndWait(t, l, func() {})
-	rWaitAsleep(t, l) // so the storm's first Submit must wake the loop
+	waitAsleep(t, l) // so the storm's first Submit must wake the loop
 
 	const goroutines, perGoroutine = 64, 1_000_000 / 64 // 15,625 each
 	const total = int64(goroutines * perGoroutine)
@@ -153,7 +153,7 @@ func TestWakeupStormOfAMillionSubmitsCoalescesAndLosesNoTask(t *testing.T) {
 	writesBefore = wakes.writes.Load()
 	done := make(chan int, 1)
 	for i := range trips {
-		rWaitAsleep(t, l)
+		waitAsleep(t, l)
 		w := wakes.writes.Load()
 		if err := l.Submit(func() { done <- i }); err != nil {
 			t.Fatalf("Submit %d: %v", i, err)

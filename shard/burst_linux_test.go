@@ -15,16 +15,16 @@ import (
 )
 
 const (
-	// rBurstConns is the size of the accept burst. Its clients are in a
+	// burstConns is the size of the accept burst. Its clients are in a
 	// subprocess: 10,000 loopback conns in one process would take 20,000 fds, and
 	// that is this machine's limit per process.
-	rBurstConns = 10000
-	// rBurstWorkers is how many clients connect at once, so the acceptor finds
+	burstConns = 10000
+	// burstWorkers is how many clients connect at once, so the acceptor finds
 	// many conns per wakeup, as in a real burst.
-	rBurstWorkers = 32
-	// rStallFor is how long loop k is blocked once the burst has begun: a handler
+	burstWorkers = 32
+	// stallFor is how long loop k is blocked once the burst has begun: a handler
 	// stuck in a syscall.
-	rStallFor = 500 * time.Millisecond
+	stallFor = 500 * time.Millisecond
 )
 
 // Row 13 of RELIABILITY.md: loop 0 of three is blocked (a task that does not
@@ -40,24 +40,24 @@ const (
 // lowest index (least-connections) or the first draw (power-of-two). The small,
 // portable version is TestStalledLoopIsRoutedAroundDuringABurst.
 func TestStalledLoopIsRoutedAroundDuringAnAcceptBurst(t *testing.T) {
-	if rRunClients(t) {
+	if runAsClientProcess(t) {
 		return
 	}
 	if testing.Short() {
 		t.Skip("opens 20,000 conns")
 	}
 	for _, b := range []balance.Balancer{balance.LeastConnections(), balance.PowerOfTwo()} {
-		t.Run(balancerName(b), func(t *testing.T) { rBurstAroundAStalledLoop(t, b) })
+		t.Run(balancerName(b), func(t *testing.T) { burstAroundAStalledLoop(t, b) })
 	}
 }
 
-func rBurstAroundAStalledLoop(t *testing.T, b balance.Balancer) {
+func burstAroundAStalledLoop(t *testing.T, b balance.Balancer) {
 	const k = 0 // the loop that least-connections picks on a tie
 	e, addr := startEcho(t, Options{Loops: 3, Balancer: b})
-	clients := rStartClients(t, "TestStalledLoopIsRoutedAroundDuringAnAcceptBurst", addr, rBurstConns, rBurstWorkers)
+	clients := startClientProcess(t, "TestStalledLoopIsRoutedAroundDuringAnAcceptBurst", addr, burstConns, burstWorkers)
 	clients.expect(t, "ready", 30*time.Second)
 
-	// Block loop k until the burst has run for rStallFor. The task records, as
+	// Block loop k until the burst has run for stallFor. The task records, as
 	// its last act on k, what k was handed meanwhile and what the others accepted.
 	burst := make(chan struct{})
 	var burstOnce sync.Once
@@ -69,7 +69,7 @@ func rBurstAroundAStalledLoop(t *testing.T, b balance.Balancer) {
 	e.Loops()[k].Submit(func() {
 		close(stalled)
 		<-burst
-		time.Sleep(rStallFor) // the stall itself: k does nothing for this long
+		time.Sleep(stallFor) // the stall itself: k does nothing for this long
 		var elsewhere int64
 		for i, n := range e.nodes {
 			if i != k {
@@ -116,7 +116,7 @@ func rBurstAroundAStalledLoop(t *testing.T, b balance.Balancer) {
 			k, at.handedToK)
 	}
 	if at.acceptedElsewhere <= int64(len(waiting)-1) {
-		t.Errorf("the other loops accepted nothing of the burst in the %v loop %d was blocked", rStallFor, k)
+		t.Errorf("the other loops accepted nothing of the burst in the %v loop %d was blocked", stallFor, k)
 	}
 	for _, c := range waiting {
 		got := make([]byte, 1)
@@ -124,7 +124,7 @@ func rBurstAroundAStalledLoop(t *testing.T, b balance.Balancer) {
 			t.Fatalf("a conn dialled before the burst read %q, %v; want its echo", got, err)
 		}
 	}
-	total := rBurstConns + len(waiting)
+	total := burstConns + len(waiting)
 	st := e.Stats()
 	if st.Total.Accepted != uint64(total) || st.Total.Open != total {
 		t.Fatalf("accepted %d, open %d; want %d each: conns were lost", st.Total.Accepted, st.Total.Open, total)

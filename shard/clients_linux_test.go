@@ -22,22 +22,22 @@ import (
 	"github.com/sycamore-go/sycamore/internal/testutil"
 )
 
-// rClientsEnv turns a re-executed test binary into a client process: its value is
+// clientsEnv turns a re-executed test binary into a client process: its value is
 // "addr conns workers". The tests that hold more conns than one process has fds
 // for (this machine allows 20,000 per process, and a loopback conn costs one fd
 // at each end) put their clients in such a process: the server keeps one fd per
 // conn, the client process the other.
-const rClientsEnv = "SYCAMORE_SHARD_TEST_CLIENTS"
+const clientsEnv = "SYCAMORE_SHARD_TEST_CLIENTS"
 
-// rClientPayload is what client i sends and expects back: 16 bytes, unique per
+// clientPayload is what client i sends and expects back: 16 bytes, unique per
 // conn, so an echo crossing conns would show.
-func rClientPayload(i int) []byte { return []byte(fmt.Sprintf("conn %010d\n", i)) }
+func clientPayload(i int) []byte { return []byte(fmt.Sprintf("conn %010d\n", i)) }
 
-// rClients is the parent's handle on a client process. The process speaks in
+// clientProcess is the parent's handle on a client process. The process speaks in
 // lines: it prints "ready", waits for "go" on its stdin, connects its conns and
 // echoes one payload on each, prints "echoed N" (or "error: ..."), waits for
 // "close", closes every conn and prints "closed".
-type rClients struct {
+type clientProcess struct {
 	stdin   *os.File
 	lines   chan string   // the child's output, line by line; closed at its EOF
 	exited  chan struct{} // closed once the child has exited and waitErr is set
@@ -46,15 +46,15 @@ type rClients struct {
 	seen    []string // every line, for the failure message
 }
 
-// rStartClients re-executes the test binary as a client process for test (the
+// startClientProcess re-executes the test binary as a client process for test (the
 // top-level test's name: the child runs only it, and that test must begin with
-// rRunClients). The process is killed and reaped at the end of the test at the
-// latest.
-func rStartClients(t *testing.T, test, addr string, conns, workers int) *rClients {
+// runAsClientProcess). The process is killed and reaped at the end of the test at
+// the latest.
+func startClientProcess(t *testing.T, test, addr string, conns, workers int) *clientProcess {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", rClientsEnv, addr, conns, workers))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", clientsEnv, addr, conns, workers))
 	// Plain files, not StdinPipe/StdoutPipe: os/exec starts no goroutine for them,
 	// and the output pipe reads EOF exactly when the child has exited.
 	outR, outW, err := os.Pipe()
@@ -79,7 +79,7 @@ func rStartClients(t *testing.T, test, addr string, conns, workers int) *rClient
 		inW.Close()
 		t.Fatalf("start the client process: %v", err)
 	}
-	c := &rClients{stdin: inW, lines: make(chan string, 64), exited: make(chan struct{})}
+	c := &clientProcess{stdin: inW, lines: make(chan string, 64), exited: make(chan struct{})}
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
@@ -116,7 +116,7 @@ func rStartClients(t *testing.T, test, addr string, conns, workers int) *rClient
 
 // expect waits up to d for a line that starts with prefix and returns it; an
 // "error" line, the child's exit or the deadline fails the test.
-func (c *rClients) expect(t *testing.T, prefix string, d time.Duration) string {
+func (c *clientProcess) expect(t *testing.T, prefix string, d time.Duration) string {
 	t.Helper()
 	deadline := time.After(d)
 	for {
@@ -137,7 +137,7 @@ func (c *rClients) expect(t *testing.T, prefix string, d time.Duration) string {
 }
 
 // send gives the child one command line.
-func (c *rClients) send(t *testing.T, cmd string) {
+func (c *clientProcess) send(t *testing.T, cmd string) {
 	t.Helper()
 	if _, err := c.stdin.WriteString(cmd + "\n"); err != nil {
 		t.Fatalf("tell the client process %q: %v", cmd, err)
@@ -145,7 +145,7 @@ func (c *rClients) send(t *testing.T, cmd string) {
 }
 
 // finish tells the child to close its conns, waits for it to say so and exit.
-func (c *rClients) finish(t *testing.T) {
+func (c *clientProcess) finish(t *testing.T) {
 	t.Helper()
 	c.send(t, "close")
 	c.expect(t, "closed", 30*time.Second)
@@ -155,28 +155,28 @@ func (c *rClients) finish(t *testing.T) {
 	}
 }
 
-func (c *rClients) output() string {
+func (c *clientProcess) output() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return strings.Join(c.seen, "\n")
 }
 
-// rRunClients is the client process's side, to call first thing in the test that
-// rStartClients names: when rClientsEnv is set it does the client's work and
-// returns true (the test must then return), otherwise it returns false.
+// runAsClientProcess is the client process's side, to call first thing in the test
+// that startClientProcess names: when clientsEnv is set it does the client's work
+// and returns true (the test must then return), otherwise it returns false.
 //
 // The clients are raw blocking sockets driven by a few goroutines (workers; one
 // for row 15), not a goroutine per conn: the race detector caps a process at
 // 8,128 live goroutines.
-func rRunClients(t *testing.T) bool {
-	spec := os.Getenv(rClientsEnv)
+func runAsClientProcess(t *testing.T) bool {
+	spec := os.Getenv(clientsEnv)
 	if spec == "" {
 		return false
 	}
 	var addr string
 	var conns, workers int
 	if _, err := fmt.Sscan(spec, &addr, &conns, &workers); err != nil || workers < 1 {
-		fmt.Printf("error: bad %s %q: %v\n", rClientsEnv, spec, err)
+		fmt.Printf("error: bad %s %q: %v\n", clientsEnv, spec, err)
 		t.Fatal("bad client spec")
 	}
 	ap, err := netip.ParseAddrPort(addr)
@@ -208,17 +208,17 @@ func rRunClients(t *testing.T) bool {
 		go func() {
 			defer wg.Done()
 			// Worker w owns conns w, w+workers, w+2*workers, …, and handles
-			// them rClientBatch at a time: connect and send on each, then read
+			// them clientBatch at a time: connect and send on each, then read
 			// each echo. One at a time, every conn would wait for the server's
 			// loops to wake up for it, twice.
-			mine := make([]int, 0, rClientBatch)
-			for first := w; first < conns; first += rClientBatch * workers {
+			mine := make([]int, 0, clientBatch)
+			for first := w; first < conns; first += clientBatch * workers {
 				mine = mine[:0]
-				for i := first; i < conns && len(mine) < rClientBatch; i += workers {
+				for i := first; i < conns && len(mine) < clientBatch; i += workers {
 					mine = append(mine, i)
 				}
 				for _, i := range mine {
-					fd, err := rConnectAndSend(ap, i)
+					fd, err := connectAndSend(ap, i)
 					if err != nil {
 						errs <- fmt.Errorf("conn %d: %w", i, err)
 						return
@@ -226,7 +226,7 @@ func rRunClients(t *testing.T) bool {
 					fds[i] = fd
 				}
 				for _, i := range mine {
-					if err := rExpectEcho(fds[i], i); err != nil {
+					if err := expectPayloadEcho(fds[i], i); err != nil {
 						errs <- fmt.Errorf("conn %d: %w", i, err)
 						return
 					}
@@ -251,14 +251,14 @@ func rRunClients(t *testing.T) bool {
 	return true
 }
 
-// rClientBatch is how many conns a client worker has in flight: it connects and
+// clientBatch is how many conns a client worker has in flight: it connects and
 // sends on that many before it reads their echoes. 64 is far below the listen
 // backlog, so no connect waits for the acceptor.
-const rClientBatch = 64
+const clientBatch = 64
 
-// rConnectAndSend connects a blocking socket to ap and sends conn i's payload. It
+// connectAndSend connects a blocking socket to ap and sends conn i's payload. It
 // returns the open fd.
-func rConnectAndSend(ap netip.AddrPort, i int) (fd int, err error) {
+func connectAndSend(ap netip.AddrPort, i int) (fd int, err error) {
 	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
@@ -279,7 +279,7 @@ func rConnectAndSend(ap netip.AddrPort, i int) (fd int, err error) {
 	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}); err != nil {
 		return fd, fmt.Errorf("connect: %w", err)
 	}
-	p := rClientPayload(i)
+	p := clientPayload(i)
 	for sent := 0; sent < len(p); {
 		n, err := unix.Write(fd, p[sent:])
 		if err == unix.EINTR {
@@ -293,9 +293,9 @@ func rConnectAndSend(ap netip.AddrPort, i int) (fd int, err error) {
 	return fd, nil
 }
 
-// rExpectEcho reads conn i's payload back from fd.
-func rExpectEcho(fd, i int) error {
-	want := rClientPayload(i)
+// expectPayloadEcho reads conn i's payload back from fd.
+func expectPayloadEcho(fd, i int) error {
+	want := clientPayload(i)
 	got := make([]byte, len(want))
 	for read := 0; read < len(got); {
 		n, err := unix.Read(fd, got[read:])

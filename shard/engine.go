@@ -239,6 +239,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		return ErrInLoop
 	}
 	if err := e.Start(); err != nil {
+		if died := e.runErr.Load(); died != nil {
+			return died // a loop failed before Run began: its error says why
+		}
 		return err
 	}
 	select {

@@ -17,28 +17,28 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// rPanicRecords is a slog.Handler that keeps the messages of the records logged
+// panicRecords is a slog.Handler that keeps the messages of the records logged
 // at error level, so a test can see that the engine reported a panic.
-type rPanicRecords struct {
+type panicRecords struct {
 	mu     sync.Mutex
 	errors []string
 }
 
-func (h *rPanicRecords) Enabled(_ context.Context, level slog.Level) bool {
+func (h *panicRecords) Enabled(_ context.Context, level slog.Level) bool {
 	return level >= slog.LevelError
 }
 
-func (h *rPanicRecords) Handle(_ context.Context, r slog.Record) error {
+func (h *panicRecords) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	h.errors = append(h.errors, r.Message)
 	h.mu.Unlock()
 	return nil
 }
 
-func (h *rPanicRecords) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *rPanicRecords) WithGroup(string) slog.Handler      { return h }
+func (h *panicRecords) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *panicRecords) WithGroup(string) slog.Handler      { return h }
 
-func (h *rPanicRecords) count() int {
+func (h *panicRecords) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.errors)
@@ -51,7 +51,7 @@ func (h *rPanicRecords) count() int {
 // serving: the other conn on the same loop, a conn on the other loop, and a new
 // conn. (TestHandlerPanicClosesOnlyThatConn is the same failure on a bare loop.)
 func TestHandlerPanicUnderEngineClosesOnlyThatConn(t *testing.T) {
-	logged := &rPanicRecords{}
+	logged := &panicRecords{}
 	// Round-robin over two loops: the three first conns land on loops 0, 1, 0, so
 	// the victim (the third) shares loop 0 with the first.
 	e := newEngine(t, Options{Loops: 2, Balancer: balance.RoundRobin(), Logger: slog.New(logged)})
@@ -89,7 +89,7 @@ func TestHandlerPanicUnderEngineClosesOnlyThatConn(t *testing.T) {
 	if _, err := victim.Write([]byte("boom")); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := io.ReadAll(victim); len(got) != 0 || rIsTimeout(err) {
+	if got, err := io.ReadAll(victim); len(got) != 0 || isTimeout(err) {
 		t.Fatalf("the panicking conn read %q, %v; want it closed by the server", got, err)
 	}
 	cl := testutil.Recv(t, closes, 5*time.Second, "OnClose of the panicking conn")
@@ -113,8 +113,8 @@ func TestHandlerPanicUnderEngineClosesOnlyThatConn(t *testing.T) {
 	}
 }
 
-// rIsTimeout reports whether err is a deadline expiring.
-func rIsTimeout(err error) bool {
+// isTimeout reports whether err is a deadline expiring.
+func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -18,28 +18,28 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// rCallbacks records AsyncWrite callbacks: which write, with what error, in the
+// asyncCallbacks records AsyncWrite callbacks: which write, with what error, in the
 // order they ran.
-type rCallbacks struct {
+type asyncCallbacks struct {
 	mu  sync.Mutex
-	ran []rCallback
+	ran []asyncCallback
 }
 
-type rCallback struct {
+type asyncCallback struct {
 	write int
 	err   error
 }
 
-func (r *rCallbacks) done(write int) func(error) {
+func (r *asyncCallbacks) done(write int) func(error) {
 	return func(err error) {
 		r.mu.Lock()
-		r.ran = append(r.ran, rCallback{write, err})
+		r.ran = append(r.ran, asyncCallback{write, err})
 		r.mu.Unlock()
 	}
 }
 
 // succeeded counts the callbacks that ran with nil so far.
-func (r *rCallbacks) succeeded() int {
+func (r *asyncCallbacks) succeeded() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
@@ -54,7 +54,7 @@ func (r *rCallbacks) succeeded() int {
 // check fails t unless every one of writes callbacks ran exactly once, in the
 // order of the writes, the successful ones first, every failed one with
 // wantErr. It returns how many succeeded.
-func (r *rCallbacks) check(t *testing.T, writes int, wantErr error) int {
+func (r *asyncCallbacks) check(t *testing.T, writes int, wantErr error) int {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -77,10 +77,10 @@ func (r *rCallbacks) check(t *testing.T, writes int, wantErr error) int {
 	return ok
 }
 
-// rDialSmallWindow connects to addr with a 16 KiB receive buffer, set before the
+// dialSmallWindow connects to addr with a 16 KiB receive buffer, set before the
 // connect so the window is small from the start and the kernel does not grow it
 // (an explicit SO_RCVBUF turns receive-buffer autotuning off).
-func rDialSmallWindow(t *testing.T, addr string) net.Conn {
+func dialSmallWindow(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		var err error
@@ -125,10 +125,10 @@ func TestShutdownWithQueuedWritesRunsEveryCallbackOnce(t *testing.T) {
 		},
 		close: func(_ *transport.Conn, err error) { closeErrs <- err },
 	}
-	client := rDialSmallWindow(t, serve(t, e, h))
+	client := dialSmallWindow(t, serve(t, e, h))
 	c := testutil.Recv(t, conns, 5*time.Second, "the server's conn")
 
-	var cbs rCallbacks
+	var cbs asyncCallbacks
 	payload := bytes.Repeat([]byte{'w'}, size)
 	for i := 0; i < writes; i++ {
 		if err := c.AsyncWrite(payload, cbs.done(i)); err != nil {

@@ -13,38 +13,37 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sycamore-go/sycamore/internal/testutil"
-	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// aRawClient connects a blocking socket to addr, with timeouts, so that a round
+// rawClient connects a blocking socket to addr, with timeouts, so that a round
 // trip through it costs two syscalls and no allocation. It is closed when the test
 // ends.
-func aRawClient(t testing.TB, addr net.Addr) int {
+func rawClient(t testing.TB, addr net.Addr) int {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("socket: %v", err)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
-	tv := unix.NsecToTimeval(int64(aWait))
+	tv := unix.NsecToTimeval(int64(waitFor))
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	sa := &unix.SockaddrInet4{Port: addr.(*net.TCPAddr).Port}
 	copy(sa.Addr[:], addr.(*net.TCPAddr).IP.To4())
-	if err := aConnect(fd, sa); err != nil {
+	if err := connectRetryingEINTR(fd, sa); err != nil {
 		t.Fatalf("connect: %v", err)
 	}
 	return fd
 }
 
-// aConnect connects the blocking socket fd to sa. A socket with SO_RCVTIMEO or
-// SO_SNDTIMEO is not restarted after a signal (and Go's preemption sends SIGURG):
-// connect then returns EINTR and goes on in the background, so ask again until it
-// reports EISCONN.
-func aConnect(fd int, sa unix.Sockaddr) error {
-	deadline := time.Now().Add(aWait)
+// connectRetryingEINTR connects the blocking socket fd to sa. A socket with
+// SO_RCVTIMEO or SO_SNDTIMEO is not restarted after a signal (and Go's preemption
+// sends SIGURG): connect then returns EINTR and goes on in the background, so ask
+// again until it reports EISCONN.
+func connectRetryingEINTR(fd int, sa unix.Sockaddr) error {
+	deadline := time.Now().Add(waitFor)
 	for {
 		switch err := unix.Connect(fd, sa); err {
 		case nil, unix.EISCONN:
@@ -60,8 +59,9 @@ func aConnect(fd int, sa unix.Sockaddr) error {
 	}
 }
 
-// aRead and aWrite are unix.Read and unix.Write retried after EINTR (see aConnect).
-func aRead(fd int, p []byte) (int, error) {
+// readRetryingEINTR and writeRetryingEINTR are unix.Read and unix.Write retried
+// after EINTR (see connectRetryingEINTR).
+func readRetryingEINTR(fd int, p []byte) (int, error) {
 	for {
 		n, err := unix.Read(fd, p)
 		if err != unix.EINTR {
@@ -70,7 +70,7 @@ func aRead(fd int, p []byte) (int, error) {
 	}
 }
 
-func aWrite(fd int, p []byte) (int, error) {
+func writeRetryingEINTR(fd int, p []byte) (int, error) {
 	for {
 		n, err := unix.Write(fd, p)
 		if err != unix.EINTR {
@@ -83,9 +83,9 @@ func aWrite(fd int, p []byte) (int, error) {
 // loop's shared buffer, OnData, Write into a pooled buffer, one flush. The count is
 // the whole process's, so it includes the loop goroutine's allocations.
 func TestEchoRoundTripAllocatesNothing(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
-	ln := aServe(t, l, aEcho{}, transport.Config{NoDelay: true})
-	fd := aRawClient(t, ln.Addr())
+	l := startLoop(t, logLoopErrors(t))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", echoHandler{}, transport.Config{NoDelay: true})
+	fd := rawClient(t, ln.Addr())
 
 	msg := make([]byte, 64)
 	for i := range msg {
@@ -98,12 +98,12 @@ func TestEchoRoundTripAllocatesNothing(t *testing.T) {
 		if failed != nil {
 			return
 		}
-		if _, err := aWrite(fd, msg); err != nil {
+		if _, err := writeRetryingEINTR(fd, msg); err != nil {
 			failed = err
 			return
 		}
 		for got := 0; got < len(reply); {
-			n, err := aRead(fd, reply[got:])
+			n, err := readRetryingEINTR(fd, reply[got:])
 			if err != nil {
 				failed = err
 				return

@@ -26,16 +26,16 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// aAcceptPair connects two clients to ln and returns them with their server-side
+// acceptPair connects two clients to ln and returns them with their server-side
 // conns, matched by address (server[i] is clients[i]'s peer).
-func aAcceptPair(t *testing.T, l *loop.Loop, ln *transport.Listener, opened <-chan *transport.Conn) (clients [2]net.Conn, server [2]*transport.Conn) {
+func acceptPair(t *testing.T, l *loop.Loop, ln *transport.Listener, opened <-chan *transport.Conn) (clients [2]net.Conn, server [2]*transport.Conn) {
 	t.Helper()
 	var accepted [2]*transport.Conn
 	for i := range clients {
-		clients[i] = aDial(t, ln.Addr().String())
-		accepted[i] = testutil.Recv(t, opened, aWait, "OnOpen of an accepted conn")
+		clients[i] = dial(t, ln.Addr().String(), 0)
+		accepted[i] = testutil.Recv(t, opened, waitFor, "OnOpen of an accepted conn")
 	}
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		for _, c := range accepted {
 			for i, cl := range clients {
 				if c.RemoteAddr().String() == cl.LocalAddr().String() {
@@ -56,7 +56,7 @@ func aAcceptPair(t *testing.T, l *loop.Loop, ln *transport.Listener, opened <-ch
 // those sockets would take its number and the batch's pending event for the closed
 // conn would reach the new owner.
 func TestCloseDuringBatchDoesNotReachNewFD(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
+	l := startLoop(t, logLoopErrors(t))
 	opened := make(chan *transport.Conn, 2)
 
 	// State below is touched only on the loop goroutine until batchDone is closed.
@@ -68,13 +68,13 @@ func TestCloseDuringBatchDoesNotReachNewFD(t *testing.T) {
 		onClose     = map[*transport.Conn]int{}
 		victimFd    = -1
 		lnFd        = -1
-		newTargets  []*aQuietTarget
+		newTargets  []*quietTarget
 		problems    []string
 		batchEvents uint64
 		batchDone   = make(chan struct{})
 	)
 	var ln *transport.Listener
-	h := &aFuncs{
+	h := &funcHandler{
 		open: func(c *transport.Conn) { opened <- c },
 		close: func(c *transport.Conn, err error) {
 			onClose[c]++
@@ -110,7 +110,7 @@ func TestCloseDuringBatchDoesNotReachNewFD(t *testing.T) {
 				problems = append(problems, fmt.Sprintf("socket: %v", err))
 				break
 			}
-			q := &aQuietTarget{fd: fd}
+			q := &quietTarget{fd: fd}
 			if err := l.Register(q, poller.Readable); err != nil {
 				unix.Close(fd)
 				problems = append(problems, fmt.Sprintf("Register new fd %d: %v", fd, err))
@@ -131,9 +131,9 @@ func TestCloseDuringBatchDoesNotReachNewFD(t *testing.T) {
 		})
 	}
 
-	ln = aServe(t, l, h, transport.Config{})
-	clients, srv := aAcceptPair(t, l, ln, opened)
-	aOnLoop(t, l, func() { server = srv })
+	ln = serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	clients, srv := acceptPair(t, l, ln, opened)
+	onLoop(t, l, func() { server = srv })
 
 	// Hold the loop in a task until both server sockets have bytes queued, so that
 	// the next Wait returns both data events in one batch.
@@ -141,7 +141,7 @@ func TestCloseDuringBatchDoesNotReachNewFD(t *testing.T) {
 	ready := make(chan bool, 1)
 	if err := l.Submit(func() {
 		close(held)
-		deadline := time.Now().Add(aWait)
+		deadline := time.Now().Add(waitFor)
 		for time.Now().Before(deadline) {
 			n0, _ := unix.IoctlGetInt(srv[0].Fd(), unix.SIOCINQ)
 			n1, _ := unix.IoctlGetInt(srv[1].Fd(), unix.SIOCINQ)
@@ -155,16 +155,16 @@ func TestCloseDuringBatchDoesNotReachNewFD(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Recv(t, held, aWait, "the loop to run the holding task")
+	testutil.Recv(t, held, waitFor, "the loop to run the holding task")
 	for i, c := range clients {
 		if _, err := c.Write([]byte{'a' + byte(i)}); err != nil {
 			t.Fatalf("client %d write: %v", i, err)
 		}
 	}
-	if !testutil.Recv(t, ready, 2*aWait, "both server sockets readable") {
+	if !testutil.Recv(t, ready, 2*waitFor, "both server sockets readable") {
 		t.Fatal("setup: the server sockets never both had bytes queued")
 	}
-	testutil.Recv(t, batchDone, aWait, "the batch with both data events")
+	testutil.Recv(t, batchDone, waitFor, "the batch with both data events")
 
 	var (
 		gotProblems, gotLate []string
@@ -173,7 +173,7 @@ func TestCloseDuringBatchDoesNotReachNewFD(t *testing.T) {
 		newFds               []int
 		firstIdx             int
 	)
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		gotProblems, gotLate, firstIdx = problems, lateData, first
 		victimCloses = onClose[srv[1-first]]
 		for _, q := range newTargets {
@@ -206,10 +206,10 @@ func TestCloseDuringBatchDoesNotReachNewFD(t *testing.T) {
 	}
 
 	// The closed conn's client sees the close; the other conn still echoes.
-	aExpectClosed(t, clients[1-firstIdx], "client of the conn closed in the batch")
-	aExpectEcho(t, clients[firstIdx], "still open")
+	expectPeerClosed(t, clients[1-firstIdx], "client of the conn closed in the batch")
+	expectEcho(t, clients[firstIdx], "still open")
 
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		for _, q := range newTargets {
 			if len(q.events) > 0 {
 				t.Errorf("fd %d got events after the batch: %+v", q.fd, q.events)
@@ -221,10 +221,10 @@ func TestCloseDuringBatchDoesNotReachNewFD(t *testing.T) {
 	})
 }
 
-// aCountWrites swaps sys.Write for one that counts the write syscalls made on fd
+// countWrites swaps sys.Write for one that counts the write syscalls made on fd
 // (set it once known). It must run before the loop starts: the loop goroutine reads
 // sys.Write. The original is restored when the test ends, after later cleanups.
-func aCountWrites(t *testing.T) (fd, count *atomic.Int64) {
+func countWrites(t *testing.T) (fd, count *atomic.Int64) {
 	fd, count = atomic.NewInt64(-1), atomic.NewInt64(0)
 	realWrite := sys.Write
 	t.Cleanup(sys.Swap(&sys.Write, func(f int, p []byte) (int, error) {
@@ -237,12 +237,12 @@ func aCountWrites(t *testing.T) (fd, count *atomic.Int64) {
 }
 
 func TestWritesFromTaskFlushOnceAtRoundEnd(t *testing.T) {
-	watched, writes := aCountWrites(t)
-	l := aStartLoop(t, loop.Config{})
+	watched, writes := countWrites(t)
+	l := startLoop(t, logLoopErrors(t))
 	opened := make(chan *transport.Conn, 1)
-	ln := aServe(t, l, &aFuncs{open: func(c *transport.Conn) { opened <- c }}, transport.Config{})
-	client := aDial(t, ln.Addr().String())
-	c := testutil.Recv(t, opened, aWait, "OnOpen")
+	ln := serve(t, l, "tcp", "127.0.0.1:0", &funcHandler{open: func(c *transport.Conn) { opened <- c }}, transport.Config{})
+	client := dial(t, ln.Addr().String(), 0)
+	c := testutil.Recv(t, opened, waitFor, "OnOpen")
 	watched.Store(int64(c.Fd()))
 
 	var want bytes.Buffer
@@ -250,7 +250,7 @@ func TestWritesFromTaskFlushOnceAtRoundEnd(t *testing.T) {
 		fmt.Fprintf(&want, "write %02d;", i)
 	}
 	var errs []error
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		for i := 0; i < 10; i++ {
 			if _, err := c.Write([]byte(fmt.Sprintf("write %02d;", i))); err != nil {
 				errs = append(errs, err)
@@ -273,11 +273,11 @@ func TestWritesFromTaskFlushOnceAtRoundEnd(t *testing.T) {
 }
 
 func TestProxyStyleWriteToOtherConn(t *testing.T) {
-	watched, writes := aCountWrites(t)
-	l := aStartLoop(t, loop.Config{})
+	watched, writes := countWrites(t)
+	l := startLoop(t, logLoopErrors(t))
 	opened := make(chan *transport.Conn, 2)
 	var writeErrs []error // loop goroutine only
-	h := &aFuncs{
+	h := &funcHandler{
 		open: func(c *transport.Conn) { opened <- c },
 		data: func(c *transport.Conn) {
 			b, _ := c.Next(-1)
@@ -288,9 +288,9 @@ func TestProxyStyleWriteToOtherConn(t *testing.T) {
 			}
 		},
 	}
-	ln := aServe(t, l, h, transport.Config{})
-	clients, server := aAcceptPair(t, l, ln, opened)
-	aOnLoop(t, l, func() { server[0].SetContext(server[1]) })
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	clients, server := acceptPair(t, l, ln, opened)
+	onLoop(t, l, func() { server[0].SetContext(server[1]) })
 	watched.Store(int64(server[1].Fd()))
 
 	const messages = 5
@@ -307,7 +307,7 @@ func TestProxyStyleWriteToOtherConn(t *testing.T) {
 			t.Fatalf("message %d: got %q, want %q", i, got, msg)
 		}
 	}
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		for _, err := range writeErrs {
 			t.Errorf("Write to the other conn: %v", err)
 		}
@@ -337,10 +337,10 @@ func TestOneFirehoseConnDoesNotStarvePings(t *testing.T) {
 		pingBound   = 2 * time.Second // generous: -race on two cores
 		pingMessage = "ping...!"
 	)
-	firehose := rWatch()
+	firehose := newWatchedFd()
 	var flooding atomic.Bool
 	var floodReads, flooded atomic.Int64
-	rIntercept(t, &sys.Read, firehose, func(real rIOFunc, fd int, p []byte) (int, error) {
+	interceptIO(t, &sys.Read, firehose, func(real ioFunc, fd int, p []byte) (int, error) {
 		if !flooding.Load() {
 			return real(fd, p)
 		}
@@ -348,26 +348,26 @@ func TestOneFirehoseConnDoesNotStarvePings(t *testing.T) {
 		flooded.Add(int64(len(p)))
 		return len(p), nil // the bytes of the previous read, as good as any
 	})
-	l := aStartLoop(t, loop.Config{})
+	l := startLoop(t, logLoopErrors(t))
 	opened := make(chan *transport.Conn, 1)
-	sink := aServe(t, l, &aFuncs{
+	sink := serve(t, l, "tcp", "127.0.0.1:0", &funcHandler{
 		open: func(c *transport.Conn) { opened <- c },
 		data: func(c *transport.Conn) { c.Discard(-1) },
 	}, transport.Config{})
-	echo := aServe(t, l, aEcho{}, transport.Config{NoDelay: true})
+	echo := serve(t, l, "tcp", "127.0.0.1:0", echoHandler{}, transport.Config{NoDelay: true})
 
-	flood := aDial(t, sink.Addr().String())
-	fc := testutil.Recv(t, opened, aWait, "OnOpen of the firehose conn")
+	flood := dial(t, sink.Addr().String(), 0)
+	fc := testutil.Recv(t, opened, waitFor, "OnOpen of the firehose conn")
 	firehose.Store(int64(fc.Fd()))
 	flooding.Store(true)
 	if _, err := flood.Write([]byte{'!'}); err != nil { // readable from now on
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, aWait, func() bool { return floodReads.Load() >= 100 }, "the firehose to start")
+	testutil.Eventually(t, waitFor, func() bool { return floodReads.Load() >= 100 }, "the firehose to start")
 
 	conns := make([]net.Conn, pingers)
 	for i := range conns {
-		conns[i] = aDial(t, echo.Addr().String())
+		conns[i] = dial(t, echo.Addr().String(), 0)
 	}
 	readsBefore := floodReads.Load()
 	latencies := make([][]time.Duration, pingers)
@@ -379,7 +379,7 @@ func TestOneFirehoseConnDoesNotStarvePings(t *testing.T) {
 			reply := make([]byte, len(pingMessage))
 			for j := 0; j < pingsEach; j++ {
 				start := time.Now()
-				if err := aPingPong(c, []byte(pingMessage), reply); err != nil {
+				if err := pingPong(c, []byte(pingMessage), reply); err != nil {
 					t.Errorf("pinger %d, ping %d: %v", i, j, err)
 					return
 				}
@@ -437,10 +437,10 @@ func TestBlockedQueueIsNotRewrittenUntilWritable(t *testing.T) {
 		return n, err
 	}))
 	const size = 1 << 20
-	l := aStartLoop(t, loop.Config{})
-	ln := aServe(t, l, bigWriter{size: size}, transport.Config{HighWater: -1})
-	cl := aDial(t, ln.Addr().String())
-	cl.SetDeadline(time.Now().Add(aWait))
+	l := startLoop(t, logLoopErrors(t))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", bigWriter{size: size}, transport.Config{HighWater: -1})
+	cl := dial(t, ln.Addr().String(), 0)
+	cl.SetDeadline(time.Now().Add(waitFor))
 	buf := make([]byte, 8<<10)
 	for got := 0; got < size; {
 		n, err := cl.Read(buf)

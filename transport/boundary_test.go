@@ -24,8 +24,8 @@ import (
 // on a conn stuck half-inside a handler.
 func TestPanicInOnDataOfferedAtRoundEndClosesTheConn(t *testing.T) {
 	reported := make(chan error, 4)
-	l := bStartLoop(t, func(_ loop.Target, err error) { reported <- err })
-	h := bNewHandler()
+	l := startLoop(t, func(_ loop.Target, err error) { reported <- err })
+	h := newRecordingHandler()
 	var calls atomic.Int64
 	h.data = func(c *transport.Conn) {
 		if calls.Inc() == 1 {
@@ -34,36 +34,36 @@ func TestPanicInOnDataOfferedAtRoundEndClosesTheConn(t *testing.T) {
 		}
 		panic("second OnData")
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	if _, err := cl.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}
 	c := h.accept(t)
-	testutil.Eventually(t, bWait, func() bool { return calls.Load() == 1 }, "the first OnData")
-	aOnLoop(t, l, func() { c.ResumeRead() }) // OnData is offered again at the round's end
+	testutil.Eventually(t, waitFor, func() bool { return calls.Load() == 1 }, "the first OnData")
+	onLoop(t, l, func() { c.ResumeRead() }) // OnData is offered again at the round's end
 
 	closed := h.waitClosed(t)
 	var pe *loop.PanicError
 	if !errors.As(closed.err, &pe) || pe.Value != "second OnData" {
 		t.Fatalf("OnClose got %v, want the panic of the second OnData", closed.err)
 	}
-	if err := testutil.Recv(t, reported, bWait, "the panic reported to OnError"); !errors.As(err, &pe) {
+	if err := testutil.Recv(t, reported, waitFor, "the panic reported to OnError"); !errors.As(err, &pe) {
 		t.Fatalf("OnError got %v, want the *loop.PanicError", err)
 	}
 	done := make(chan error, 1)
 	c.AsyncWrite([]byte("late"), func(err error) { done <- err })
-	if err := testutil.Recv(t, done, bWait, "the AsyncWrite callback"); !errors.Is(err, transport.ErrClosed) {
+	if err := testutil.Recv(t, done, waitFor, "the AsyncWrite callback"); !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("AsyncWrite on the closed conn: done(%v), want ErrClosed", err)
 	}
-	bExpectPeerClosed(t, cl)
+	expectPeerClosed(t, cl, "the client of the conn whose OnData panicked")
 }
 
 // The connect path's getpeername goes through the seam: when it fails with
 // anything but "not connected yet", the failure reaches OnClose, never OnOpen.
 func TestConnectWhoseGetpeernameFailsReportsThroughOnClose(t *testing.T) {
-	l := bStartLoop(t, nil)
-	ln := bServeEcho(t, l, "tcp", "127.0.0.1:0")
+	l := startLoop(t, nil)
+	ln := serveEcho(t, l, "tcp", "127.0.0.1:0")
 	real := sys.Getpeername
 	t.Cleanup(sys.Swap(&sys.Getpeername, func(fd int) (unix.Sockaddr, error) {
 		if _, err := real(fd); err != nil {
@@ -71,8 +71,8 @@ func TestConnectWhoseGetpeernameFailsReportsThroughOnClose(t *testing.T) {
 		}
 		return nil, unix.EINVAL // a connected socket, reported as failing
 	}))
-	h := bNewHandler()
-	c, state, err := bDialOnLoop(t, l, "tcp", ln.Addr().String(), h)
+	h := newRecordingHandler()
+	c, state, err := dialOnLoop(t, l, "tcp", ln.Addr().String(), h)
 	if err != nil || state != transport.Connecting {
 		t.Fatalf("Dial: state %v, err %v; want Connecting, nil", state, err)
 	}
@@ -91,11 +91,11 @@ func TestConnectWhoseGetpeernameFailsReportsThroughOnClose(t *testing.T) {
 // conn over with Submit and returns at once. (It used to wait for the other loop,
 // so two loops dialling each other deadlocked.)
 func TestDialOntoABlockedLoopReturnsAtOnce(t *testing.T) {
-	here, there := bStartLoop(t, nil), bStartLoop(t, nil)
-	ln := bServeEcho(t, here, "tcp", "127.0.0.1:0")
+	here, there := startLoop(t, nil), startLoop(t, nil)
+	ln := serveEcho(t, here, "tcp", "127.0.0.1:0")
 	unblock := make(chan struct{})
 	there.Submit(func() { <-unblock })
-	h := bNewHandler()
+	h := newRecordingHandler()
 	h.open = func(c *transport.Conn) { c.Write([]byte("ping")) }
 	h.data = func(c *transport.Conn) {
 		if c.Buffered() >= 4 {
@@ -104,7 +104,7 @@ func TestDialOntoABlockedLoopReturnsAtOnce(t *testing.T) {
 	}
 	var dialErr error
 	var onThere bool
-	aOnLoop(t, here, func() {
+	onLoop(t, here, func() {
 		var c *transport.Conn
 		c, dialErr = transport.Dial(there, "tcp", ln.Addr().String(), h, transport.Config{})
 		onThere = dialErr == nil && c.Loop() == there

@@ -31,8 +31,8 @@ import (
 // still write a reply that the client reads before its EOF.
 func TestHalfCloseServerGetsAllBytesThenEOFAndCanReply(t *testing.T) {
 	const size = 256 << 10
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	var received atomic.Int64
 	h.data = func(c *transport.Conn) {
 		received.Add(int64(c.Buffered()))
@@ -43,30 +43,30 @@ func TestHalfCloseServerGetsAllBytesThenEOFAndCanReply(t *testing.T) {
 		state    transport.State
 	}
 	eofs := make(chan eofSeen, 4)
-	eh := bEOFHandler{bHandler: h, eof: func(c *transport.Conn) {
+	eh := recordingEOFHandler{recordingHandler: h, eof: func(c *transport.Conn) {
 		eofs <- eofSeen{received.Load(), c.State()}
 	}}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", eh, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", eh, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
-	if _, err := cl.Write(bPattern(5, size)); err != nil {
+	if _, err := cl.Write(randomPattern(5, size)); err != nil {
 		t.Fatal(err)
 	}
 	if err := cl.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	e := testutil.Recv(t, eofs, bWait, "OnEOF")
+	e := testutil.Recv(t, eofs, waitFor, "OnEOF")
 	if e.received != size || e.state != transport.Open {
 		t.Errorf("at OnEOF: %d bytes received, state %v; want all %d and open", e.received, e.state, size)
 	}
 
 	// Rounds later the conn is still open: it does not close on its own.
-	bRounds(t, l, 3)
+	runRounds(t, l, 3)
 	var state transport.State
 	var closes int
 	var writeErr error
 	onData := h.onData.Load()
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		state, closes = c.State(), h.closeCount(c)
 		if state == transport.Open {
 			_, writeErr = c.Write([]byte("reply"))
@@ -90,7 +90,7 @@ func TestHalfCloseServerGetsAllBytesThenEOFAndCanReply(t *testing.T) {
 	if cls.err != nil || cls.state != transport.Closed {
 		t.Errorf("OnClose(%v) in state %v, want nil in Closed", cls.err, cls.state)
 	}
-	bRounds(t, l, 2)
+	runRounds(t, l, 2)
 	if n := h.closeCount(cls.c); n != 1 {
 		t.Errorf("OnClose ran %d times", n)
 	}
@@ -104,14 +104,14 @@ func TestHalfCloseServerGetsAllBytesThenEOFAndCanReply(t *testing.T) {
 
 func TestPeerEOFWithoutOnEOFClosesAfterQueuedBytesWritten(t *testing.T) {
 	const size = 1 << 20
-	l, h, received, cl := bSmallBufEcho(t)
-	msg := bPattern(9, size)
+	l, h, received, cl := startSmallBufEcho(t)
+	msg := randomPattern(9, size)
 	// The client reads nothing yet, so when its EOF arrives most of the echo is
 	// still queued on the server.
 	if _, err := cl.Write(msg); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, bWait, func() bool { return received.Load() == size }, "server to read everything")
+	testutil.Eventually(t, waitFor, func() bool { return received.Load() == size }, "server to read everything")
 	if err := cl.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestPeerEOFWithoutOnEOFClosesAfterQueuedBytesWritten(t *testing.T) {
 	if cls.err != nil {
 		t.Errorf("OnClose err = %v, want nil after the peer's EOF", cls.err)
 	}
-	bRounds(t, l, 2)
+	runRounds(t, l, 2)
 	if n := h.closeCount(cls.c); n != 1 {
 		t.Errorf("OnClose ran %d times", n)
 	}
@@ -134,23 +134,23 @@ func TestPeerEOFWithoutOnEOFClosesAfterQueuedBytesWritten(t *testing.T) {
 
 func TestCloseFlushesQueuedBytesToSlowReaderThenCloses(t *testing.T) {
 	const size = 4 << 20
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	states := make(chan transport.State, 1)
 	h.open = func(c *transport.Conn) {
 		states <- c.State()
-		bSetSndBuf(t, c, bSmallBuf)
+		setSndBuf(t, c, smallBuf)
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), bSmallBuf)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), smallBuf)
 	c := h.accept(t)
-	if s := testutil.Recv(t, states, bWait, "state in OnOpen"); s != transport.Open {
+	if s := testutil.Recv(t, states, waitFor, "state in OnOpen"); s != transport.Open {
 		t.Errorf("State in OnOpen = %v, want open", s)
 	}
-	msg := bPattern(11, size)
+	msg := randomPattern(11, size)
 	var state transport.State
 	var writeAfterClose, closeErr error
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		c.Write(msg)
 		closeErr = c.Close()
 		state = c.State()
@@ -162,8 +162,8 @@ func TestCloseFlushesQueuedBytesToSlowReaderThenCloses(t *testing.T) {
 	if !errors.Is(writeAfterClose, transport.ErrClosed) {
 		t.Errorf("Write after Close = %v, want ErrClosed", writeAfterClose)
 	}
-	bRounds(t, l, 2)
-	aOnLoop(t, l, func() { state = c.State() })
+	runRounds(t, l, 2)
+	onLoop(t, l, func() { state = c.State() })
 	if state != transport.Closing || h.closeCount(c) != 0 {
 		t.Errorf("state %v, OnClose ran %d times, while the client has not read; want closing and 0", state, h.closeCount(c))
 	}
@@ -181,8 +181,8 @@ func TestCloseFlushesQueuedBytesToSlowReaderThenCloses(t *testing.T) {
 }
 
 func TestCloseWriteSendsEOFButKeepsReading(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	got := make(chan string, 4)
 	writeErrs := make(chan error, 4)
 	h.open = func(c *transport.Conn) {
@@ -197,8 +197,8 @@ func TestCloseWriteSendsEOFButKeepsReading(t *testing.T) {
 		_, err := c.Write([]byte("x"))
 		writeErrs <- err
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	b, err := io.ReadAll(cl)
 	if err != nil || string(b) != "bye" {
 		t.Fatalf("client read %q, %v; want %q then EOF", b, err, "bye")
@@ -206,10 +206,10 @@ func TestCloseWriteSendsEOFButKeepsReading(t *testing.T) {
 	if _, err := cl.Write([]byte("still here")); err != nil {
 		t.Fatal(err)
 	}
-	if s := testutil.Recv(t, got, bWait, "OnData after CloseWrite"); s != "still here" {
+	if s := testutil.Recv(t, got, waitFor, "OnData after CloseWrite"); s != "still here" {
 		t.Errorf("server read %q after CloseWrite, want %q", s, "still here")
 	}
-	if err := testutil.Recv(t, writeErrs, bWait, "Write result"); !errors.Is(err, transport.ErrWriteShut) {
+	if err := testutil.Recv(t, writeErrs, waitFor, "Write result"); !errors.Is(err, transport.ErrWriteShut) {
 		t.Errorf("Write after CloseWrite = %v, want ErrWriteShut", err)
 	}
 	cl.CloseWrite()
@@ -219,14 +219,14 @@ func TestCloseWriteSendsEOFButKeepsReading(t *testing.T) {
 }
 
 func TestAbortResetsPeerAndReportsErrAborted(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 	var abortErr error
 	var state transport.State
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		c.Write(bytes.Repeat([]byte("q"), 64<<10)) // dropped by Abort
 		abortErr = c.Abort()
 		state = c.State()
@@ -242,14 +242,14 @@ func TestAbortResetsPeerAndReportsErrAborted(t *testing.T) {
 	if !errors.Is(cls.err, transport.ErrAborted) {
 		t.Errorf("OnClose err = %v, want ErrAborted", cls.err)
 	}
-	bRounds(t, l, 2)
+	runRounds(t, l, 2)
 	if n := h.closeCount(c); n != 1 {
 		t.Errorf("OnClose ran %d times", n)
 	}
 }
 
-// bIsResetOrPipe reports whether err is what a write to a reset conn fails with.
-func bIsResetOrPipe(err error) bool {
+// isResetOrPipe reports whether err is what a write to a reset conn fails with.
+func isResetOrPipe(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
@@ -261,11 +261,11 @@ func bIsResetOrPipe(err error) bool {
 // buffer, and its fd is closed.
 func TestPeerResetMidWriteReportsOnce(t *testing.T) {
 	const asyncWrites = 8
-	l := bStartLoop(t, nil) // any OnError fails the test: the error goes to OnClose only
-	h := bNewHandler()
-	chunk := bPattern(3, 1<<20)
+	l := startLoop(t, nil) // any OnError fails the test: the error goes to OnClose only
+	h := newRecordingHandler()
+	chunk := randomPattern(3, 1<<20)
 	h.open = func(c *transport.Conn) {
-		bSetSndBuf(t, c, bSmallBuf)
+		setSndBuf(t, c, smallBuf)
 		c.Write(chunk)
 		c.DeferWrite()
 	}
@@ -273,14 +273,14 @@ func TestPeerResetMidWriteReportsOnce(t *testing.T) {
 		c.Write(chunk)
 		c.DeferWrite()
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 	var targets int
 	var dev, ino uint64
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		targets = l.Stats().Targets
-		dev, ino = rFileID(t, c.Fd())
+		dev, ino = fileID(t, c.Fd())
 	})
 	dones := make(chan error, 2*asyncWrites)
 	for i := 0; i < asyncWrites; i++ {
@@ -297,15 +297,15 @@ func TestPeerResetMidWriteReportsOnce(t *testing.T) {
 	cl.Close() // a reset, with the server in the middle of writing
 
 	cls := h.waitClosed(t)
-	if cls.c != c || !bIsResetOrPipe(cls.err) {
+	if cls.c != c || !isResetOrPipe(cls.err) {
 		t.Errorf("OnClose err = %v, want ECONNRESET or EPIPE", cls.err)
 	}
 	failed := 0
 	for i := 0; i < asyncWrites; i++ {
-		err := testutil.Recv(t, dones, bWait, "AsyncWrite callback")
+		err := testutil.Recv(t, dones, waitFor, "AsyncWrite callback")
 		if err != nil {
 			failed++
-			if !bIsResetOrPipe(err) {
+			if !isResetOrPipe(err) {
 				t.Errorf("AsyncWrite callback err = %v, want the reset", err)
 			}
 		}
@@ -313,7 +313,7 @@ func TestPeerResetMidWriteReportsOnce(t *testing.T) {
 	if failed == 0 {
 		t.Errorf("every AsyncWrite reported success, yet the client read 256 KiB of 9 MiB and reset")
 	}
-	bRounds(t, l, 3)
+	runRounds(t, l, 3)
 	if n := h.closeCount(c); n != 1 {
 		t.Errorf("OnClose ran %d times", n)
 	}
@@ -322,9 +322,9 @@ func TestPeerResetMidWriteReportsOnce(t *testing.T) {
 	}
 	var queued, buffered, targetsAfter int
 	var sameFile bool
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		queued, buffered, targetsAfter = c.Queued(), c.Buffered(), l.Stats().Targets
-		sameFile = rSameFile(c.Fd(), dev, ino)
+		sameFile = isSameFile(c.Fd(), dev, ino)
 	})
 	if queued != 0 || buffered != 0 || targetsAfter != targets-1 || sameFile {
 		t.Errorf("after the reset: %d bytes queued, %d buffered, %d targets (was %d), fd still open: %v; want 0, 0, one fewer, false",
@@ -343,15 +343,15 @@ func TestWriteToResetConnRaisesNoSIGPIPE(t *testing.T) {
 	signal.Notify(sigs, syscall.SIGPIPE)
 	defer signal.Stop(sigs)
 
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	// Paused conns are out of the poller, so the loop does not see the reset and
 	// close them before the writes below reach the kernel.
 	h.open = func(c *transport.Conn) { c.PauseRead() }
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
 	var conns [2]*transport.Conn
 	for i := range conns {
-		cl := bDial(t, ln.Addr().String(), 0)
+		cl := dial(t, ln.Addr().String(), 0)
 		conns[i] = h.accept(t)
 		cl.SetLinger(0)
 		cl.Close()
@@ -360,14 +360,14 @@ func TestWriteToResetConnRaisesNoSIGPIPE(t *testing.T) {
 	// consume that pending error (SO_ERROR) first: the next write then fails with
 	// EPIPE, the one that raises SIGPIPE unless the write says MSG_NOSIGNAL.
 	for _, c := range conns {
-		testutil.Eventually(t, bWait, func() bool {
+		testutil.Eventually(t, waitFor, func() bool {
 			var soErr int
-			aOnLoop(t, l, func() { soErr, _ = unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_ERROR) })
+			onLoop(t, l, func() { soErr, _ = unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_ERROR) })
 			return syscall.Errno(soErr) == syscall.ECONNRESET
 		}, "the reset to reach the server")
 	}
 	var writeErr, sendErr error
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		_, writeErr = conns[0].Write([]byte("one")) // queued; written at the end of the round
 		_, sendErr = conns[1].Send([]byte("two"))
 	})
@@ -397,7 +397,7 @@ func TestWriteToResetConnRaisesNoSIGPIPE(t *testing.T) {
 	if err != unix.EPIPE {
 		t.Fatalf("control write = %v, want EPIPE", err)
 	}
-	testutil.Recv(t, sigs, bWait, "SIGPIPE from the control write")
+	testutil.Recv(t, sigs, waitFor, "SIGPIPE from the control write")
 }
 
 // Row 9 of RELIABILITY.md: 100 goroutines call AsyncWrite and AsyncClose on one
@@ -407,12 +407,12 @@ func TestWriteToResetConnRaisesNoSIGPIPE(t *testing.T) {
 // takes the freed number survives a second burst on the closed conn.
 func TestAsyncCloseFromManyGoroutinesClosesOnce(t *testing.T) {
 	const goroutines, writesEach = 100, 4
-	closes := rCountCloses(t)
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	h.data = bEcho
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	closes := countCloses(t)
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
+	h.data = echoAll
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 
 	// The client writes and reads throughout, until the server closes.
@@ -453,7 +453,7 @@ func TestAsyncCloseFromManyGoroutinesClosesOnce(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		bRounds(t, l, 2) // every task submitted above has run
+		runRounds(t, l, 2) // every task submitted above has run
 		return refusedN.Load()
 	}
 	checkOnce := func(what string, calls []atomic.Int32) {
@@ -473,10 +473,10 @@ func TestAsyncCloseFromManyGoroutinesClosesOnce(t *testing.T) {
 	if cls.c != c || cls.err != nil {
 		t.Errorf("OnClose err = %v, want nil (AsyncClose is Close)", cls.err)
 	}
-	bRounds(t, l, 2)
+	runRounds(t, l, 2)
 	checkOnce("first burst", calls)
 	for range 2 {
-		testutil.Recv(t, clientDone, bWait, "client goroutines to see the close")
+		testutil.Recv(t, clientDone, waitFor, "client goroutines to see the close")
 	}
 
 	// The conn's fd is closed now. Open fds (the kernel hands out the lowest free
@@ -486,19 +486,19 @@ func TestAsyncCloseFromManyGoroutinesClosesOnce(t *testing.T) {
 	if n := closes.of(connFd); n != 1 {
 		t.Errorf("fd %d closed %d times through sys.Close after the first burst, want 1", connFd, n)
 	}
-	fresh := rTakeFdNumber(t, connFd)
+	fresh := takeFdNumber(t, connFd)
 	var freshDev, freshIno uint64
 	if fresh >= 0 {
 		defer unix.Close(fresh)
-		freshDev, freshIno = rFileID(t, fresh)
+		freshDev, freshIno = fileID(t, fresh)
 	} else {
 		t.Logf("fd %d was reused before the test could take it; relying on the close count", connFd)
 	}
 	calls2 := make([]atomic.Int32, goroutines*writesEach)
 	burst(calls2)
-	bRounds(t, l, 3)
+	runRounds(t, l, 3)
 	checkOnce("burst after close", calls2)
-	if fresh >= 0 && !rSameFile(fresh, freshDev, freshIno) {
+	if fresh >= 0 && !isSameFile(fresh, freshDev, freshIno) {
 		t.Errorf("fresh fd %d, which took the closed conn's number, was closed behind its owner's back", fresh)
 	}
 	if n := closes.of(connFd); n != 1 {
@@ -510,10 +510,10 @@ func TestAsyncCloseFromManyGoroutinesClosesOnce(t *testing.T) {
 }
 
 func TestAsyncWriteAfterLoopCloseFailsWithErrClosed(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 	if err := l.Close(); err != nil {
 		t.Fatalf("loop Close: %v", err)
@@ -535,12 +535,13 @@ func TestAsyncWriteAfterLoopCloseFailsWithErrClosed(t *testing.T) {
 	if err := c.AsyncClose(); !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("AsyncClose after loop Close = %v, want ErrClosed", err)
 	}
-	bExpectPeerClosed(t, cl)
+	expectPeerClosed(t, cl, "the client of the conn closed with the loop")
 }
 
-// bBlock is AsyncWrite number i of TestQueuedAsyncWritesEachCallbackRunsOnce:
-// its index, then the index's low byte repeated.
-func bBlock(i, size int) []byte {
+// numberedBlock is AsyncWrite number i of
+// TestQueuedAsyncWritesEachCallbackRunsOnce: its index, then the index's low byte
+// repeated.
+func numberedBlock(i, size int) []byte {
 	b := bytes.Repeat([]byte{byte(i)}, size)
 	binary.BigEndian.PutUint32(b, uint32(i))
 	return b
@@ -555,18 +556,18 @@ func TestQueuedAsyncWritesEachCallbackRunsOnce(t *testing.T) {
 	const writes, size = 10000, 1 << 10
 	for _, mode := range []string{"AbortFailsTheRest", "CloseWritesThemAll"} {
 		t.Run(mode, func(t *testing.T) {
-			l := bStartLoop(t, nil)
-			h := bNewHandler()
-			h.open = func(c *transport.Conn) { bSetSndBuf(t, c, bSmallBuf) }
-			ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-			cl := bDial(t, ln.Addr().String(), bSmallBuf) // reads nothing until told
+			l := startLoop(t, nil)
+			h := newRecordingHandler()
+			h.open = func(c *transport.Conn) { setSndBuf(t, c, smallBuf) }
+			ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+			cl := dial(t, ln.Addr().String(), smallBuf) // reads nothing until told
 			c := h.accept(t)
 
 			calls := make([]atomic.Int32, writes)
 			var order []int     // loop goroutine only
 			var results []error // loop goroutine only
 			for i := 0; i < writes; i++ {
-				err := c.AsyncWrite(bBlock(i, size), func(err error) {
+				err := c.AsyncWrite(numberedBlock(i, size), func(err error) {
 					calls[i].Inc()
 					order = append(order, i)
 					results = append(results, err)
@@ -576,7 +577,7 @@ func TestQueuedAsyncWritesEachCallbackRunsOnce(t *testing.T) {
 				}
 			}
 			var doneEarly int
-			aOnLoop(t, l, func() { doneEarly = len(order) })
+			onLoop(t, l, func() { doneEarly = len(order) })
 			t.Logf("%d callbacks ran before the client read anything", doneEarly)
 			// The kernel holds some tens of KiB; done(nil) means "written".
 			if doneEarly > writes/10 {
@@ -585,9 +586,9 @@ func TestQueuedAsyncWritesEachCallbackRunsOnce(t *testing.T) {
 
 			var state transport.State
 			if mode == "AbortFailsTheRest" {
-				aOnLoop(t, l, func() { c.Abort() })
+				onLoop(t, l, func() { c.Abort() })
 			} else {
-				aOnLoop(t, l, func() { c.Close(); state = c.State() })
+				onLoop(t, l, func() { c.Close(); state = c.State() })
 				if state != transport.Closing {
 					t.Errorf("state after Close with 10 MiB queued = %v, want closing", state)
 				}
@@ -599,16 +600,16 @@ func TestQueuedAsyncWritesEachCallbackRunsOnce(t *testing.T) {
 					t.Fatalf("client got %d bytes, want %d", len(got), writes*size)
 				}
 				for i := 0; i < writes; i++ {
-					if !bytes.Equal(got[i*size:(i+1)*size], bBlock(i, size)) {
+					if !bytes.Equal(got[i*size:(i+1)*size], numberedBlock(i, size)) {
 						t.Fatalf("block %d out of order or corrupted", i)
 					}
 				}
 			}
 			cls := h.waitClosed(t)
-			bRounds(t, l, 2)
+			runRounds(t, l, 2)
 			var gotOrder []int
 			var gotResults []error
-			aOnLoop(t, l, func() { gotOrder, gotResults = append(gotOrder, order...), append(gotResults, results...) })
+			onLoop(t, l, func() { gotOrder, gotResults = append(gotOrder, order...), append(gotResults, results...) })
 
 			for i := range calls {
 				if n := calls[i].Load(); n != 1 {

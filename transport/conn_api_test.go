@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sycamore-go/sycamore/internal/testutil"
-	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/transport"
 )
 
@@ -28,9 +27,9 @@ func next(c *transport.Conn, n int) []byte { b, _ := c.Next(n); return b }
 
 func TestPeekAndNextSlicesCannotBeAppendedIntoTheSharedBuffer(t *testing.T) {
 	h := &capsSeen{got: make(chan [2]int, 8)}
-	l := aStartLoop(t, loop.Config{})
-	ln := aServe(t, l, h, transport.Config{})
-	c := aDial(t, ln.Addr().String())
+	l := startLoop(t, logLoopErrors(t))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	c := dial(t, ln.Addr().String(), 0)
 	c.Write([]byte("abc"))
 	for i := 0; i < 4; i++ {
 		lc := testutil.Recv(t, h.got, 5*time.Second, "a slice")
@@ -54,9 +53,9 @@ func (h *closeUnread) OnData(c *transport.Conn) {
 
 func TestCloseInsideOnDataKeepsNoUnreadInput(t *testing.T) {
 	h := &closeUnread{conns: make(chan *transport.Conn, 1)}
-	l := aStartLoop(t, loop.Config{})
-	ln := aServe(t, l, h, transport.Config{})
-	client := aDial(t, ln.Addr().String())
+	l := startLoop(t, logLoopErrors(t))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	client := dial(t, ln.Addr().String(), 0)
 	client.Write([]byte("unread request bytes"))
 	c := testutil.Recv(t, h.conns, 5*time.Second, "OnData")
 	type seen struct {
@@ -72,7 +71,7 @@ func TestCloseInsideOnDataKeepsNoUnreadInput(t *testing.T) {
 }
 
 func TestAdoptMakesAConnOfAnAcceptedFd(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
+	l := startLoop(t, logLoopErrors(t))
 	ln, err := transport.Listen("tcp", "127.0.0.1:0", transport.ListenConfig{ReuseAddr: true})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +80,7 @@ func TestAdoptMakesAConnOfAnAcceptedFd(t *testing.T) {
 	served := make(chan error, 1)
 	l.Submit(func() {
 		served <- ln.ServeFunc(l, func(fd int, _ netip.AddrPort) {
-			_, err := transport.Adopt(l, fd, aEcho{}, transport.Config{})
+			_, err := transport.Adopt(l, fd, echoHandler{}, transport.Config{})
 			adopted <- err
 		})
 	})
@@ -89,7 +88,7 @@ func TestAdoptMakesAConnOfAnAcceptedFd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	c := aDial(t, ln.Addr().String())
+	c := dial(t, ln.Addr().String(), 0)
 	if err := testutil.Recv(t, adopted, 5*time.Second, "Adopt"); err != nil {
 		t.Fatalf("Adopt: %v", err)
 	}
@@ -98,7 +97,7 @@ func TestAdoptMakesAConnOfAnAcceptedFd(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || string(got) != "adopted" {
 		t.Fatalf("echo through an adopted conn: %q %v", got, err)
 	}
-	if _, err := transport.Adopt(l, -1, aEcho{}, transport.Config{}); err == nil {
+	if _, err := transport.Adopt(l, -1, echoHandler{}, transport.Config{}); err == nil {
 		t.Fatal("Adopt of fd -1 succeeded")
 	}
 }
@@ -116,9 +115,9 @@ func (h *discardAll) OnData(c *transport.Conn) {
 
 func TestDiscardOfMinusOneConsumesEverythingBuffered(t *testing.T) {
 	h := &discardAll{got: make(chan [2]int, 1)}
-	l := aStartLoop(t, loop.Config{})
-	ln := aServe(t, l, h, transport.Config{})
-	aDial(t, ln.Addr().String()).Write([]byte("seven b"))
+	l := startLoop(t, logLoopErrors(t))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	dial(t, ln.Addr().String(), 0).Write([]byte("seven b"))
 	if got := testutil.Recv(t, h.got, 5*time.Second, "OnData"); got != [2]int{7, 0} {
 		t.Fatalf("Discard(-1) consumed %d and left %d, want 7 and 0", got[0], got[1])
 	}

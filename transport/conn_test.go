@@ -25,19 +25,19 @@ import (
 
 func TestEchoHundredClientsOneMiBPipelined(t *testing.T) {
 	const clients, size = 100, 1 << 20
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	h.data = bEcho
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{NoDelay: true})
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
+	h.data = echoAll
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{NoDelay: true})
 
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
-		c := bDial(t, ln.Addr().String(), 0)
-		c.SetDeadline(time.Now().Add(3 * bWait))
+		c := dial(t, ln.Addr().String(), 0)
+		c.SetDeadline(time.Now().Add(3 * waitFor))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			msg := bPattern(uint64(i), size)
+			msg := randomPattern(uint64(i), size)
 			wrote := make(chan error, 1)
 			go func() {
 				// Write in pieces while the echo comes back on the same conn.
@@ -70,8 +70,8 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-// bPeekResult is what TestPeekNextDiscardSemanticsInsideOnData's handler saw.
-type bPeekResult struct {
+// peekResult is what TestPeekNextDiscardSemanticsInsideOnData's handler saw.
+type peekResult struct {
 	peek3, peekAll, peekLong, next3, rest                string
 	peekLongErr, nextLongErr, discardErr, discardLongErr error
 	nextLongNil                                          bool
@@ -79,14 +79,14 @@ type bPeekResult struct {
 }
 
 func TestPeekNextDiscardSemanticsInsideOnData(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	results := make(chan bPeekResult, 1)
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
+	results := make(chan peekResult, 1)
 	h.data = func(c *transport.Conn) {
 		if c.Buffered() < 8 {
 			return // leave it buffered until all 8 bytes are here
 		}
-		var r bPeekResult
+		var r peekResult
 		p, _ := c.Peek(3)
 		r.peek3 = string(p)
 		p, _ = c.Peek(-1)
@@ -105,12 +105,12 @@ func TestPeekNextDiscardSemanticsInsideOnData(t *testing.T) {
 		r.bufEnd = c.Buffered()
 		results <- r
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	if _, err := cl.Write([]byte("abcdefgh")); err != nil {
 		t.Fatal(err)
 	}
-	r := testutil.Recv(t, results, bWait, "OnData with 8 bytes")
+	r := testutil.Recv(t, results, waitFor, "OnData with 8 bytes")
 	check := func(what string, got, want any) {
 		t.Helper()
 		if got != want {
@@ -133,10 +133,10 @@ func TestPeekNextDiscardSemanticsInsideOnData(t *testing.T) {
 	check("Buffered at the end", r.bufEnd, 0)
 }
 
-// bFramer is a length-prefixed framing handler (4-byte big-endian length, then
-// the payload). It consumes only whole frames and leaves a partial one buffered,
-// checking Peek's and Next's short-buffer results on the way.
-type bFramer struct {
+// framingHandler is a length-prefixed framing handler (4-byte big-endian length,
+// then the payload). It consumes only whole frames and leaves a partial one
+// buffered, checking Peek's and Next's short-buffer results on the way.
+type framingHandler struct {
 	t      testing.TB
 	frames chan []byte // payload copies, in order
 
@@ -144,7 +144,7 @@ type bFramer struct {
 	entries []string // per OnData: Buffered and the first bytes buffered
 }
 
-func (f *bFramer) onData(c *transport.Conn) {
+func (f *framingHandler) onData(c *transport.Conn) {
 	all, _ := c.Peek(-1)
 	f.mu.Lock()
 	f.entries = append(f.entries, fmt.Sprintf("%d:%q", c.Buffered(), all[:min(len(all), 9)]))
@@ -171,31 +171,31 @@ func (f *bFramer) onData(c *transport.Conn) {
 	}
 }
 
-func (f *bFramer) seen() []string {
+func (f *framingHandler) seen() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.entries...)
 }
 
-func bFrame(payload []byte) []byte {
+func frameHeader(payload []byte) []byte {
 	return binary.BigEndian.AppendUint32(nil, uint32(len(payload)))
 }
 
 func TestFramingHandlerSeesUnconsumedBytesAgain(t *testing.T) {
-	l := bStartLoop(t, nil)
-	f := &bFramer{t: t, frames: make(chan []byte, 16)}
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	f := &framingHandler{t: t, frames: make(chan []byte, 16)}
+	h := newRecordingHandler()
 	h.data = f.onData
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 
 	// The first write holds the header and half the payload: no frame yet.
-	first := append(bFrame([]byte("hello")), "hel"...)
+	first := append(frameHeader([]byte("hello")), "hel"...)
 	if _, err := cl.Write(first); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, bWait, func() bool { return h.onData.Load() == 1 }, "first OnData")
-	bRounds(t, l, 1) // let that OnData return
+	testutil.Eventually(t, waitFor, func() bool { return h.onData.Load() == 1 }, "first OnData")
+	runRounds(t, l, 1) // let that OnData return
 	select {
 	case fr := <-f.frames:
 		t.Fatalf("frame %q delivered from a partial write", fr)
@@ -204,7 +204,7 @@ func TestFramingHandlerSeesUnconsumedBytesAgain(t *testing.T) {
 	if _, err := cl.Write([]byte("lo")); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.Recv(t, f.frames, bWait, "the completed frame"); string(got) != "hello" {
+	if got := testutil.Recv(t, f.frames, waitFor, "the completed frame"); string(got) != "hello" {
 		t.Errorf("frame = %q, want %q", got, "hello")
 	}
 	// The second OnData must see the 7 bytes left unread before the 2 new ones.
@@ -215,25 +215,25 @@ func TestFramingHandlerSeesUnconsumedBytesAgain(t *testing.T) {
 }
 
 func TestFramingHandlerReassemblesOneMiBFrame(t *testing.T) {
-	l := bStartLoop(t, nil)
-	f := &bFramer{t: t, frames: make(chan []byte, 16)}
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	f := &framingHandler{t: t, frames: make(chan []byte, 16)}
+	h := newRecordingHandler()
 	h.data = f.onData
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 
 	// One 1 MiB frame followed by a small one, in one write: the big frame spans
 	// many reads (the loop reads at most 64 KiB at a time), and the small one
 	// arrives as leftover after it.
-	big := bPattern(1, 1<<20)
-	msg := append(bFrame(big), big...)
-	msg = append(msg, bFrame([]byte("tail"))...)
+	big := randomPattern(1, 1<<20)
+	msg := append(frameHeader(big), big...)
+	msg = append(msg, frameHeader([]byte("tail"))...)
 	msg = append(msg, "tail"...)
 	wrote := make(chan error, 1)
 	go func() { _, err := cl.Write(msg); wrote <- err }()
 
-	if err := testutil.Recv(t, wrote, bWait, "client write"); err != nil {
+	if err := testutil.Recv(t, wrote, waitFor, "client write"); err != nil {
 		t.Fatal(err)
 	}
 	// Once nothing is left in flight (the client's send queue and the server's
@@ -241,12 +241,12 @@ func TestFramingHandlerReassemblesOneMiBFrame(t *testing.T) {
 	// must be out. Waiting for that instead of a timeout makes a lost-bytes
 	// failure fast and says how many bytes the handler saw.
 	raw, _ := cl.SyscallConn()
-	testutil.Eventually(t, bWait, func() bool {
+	testutil.Eventually(t, waitFor, func() bool {
 		var outq int
 		raw.Control(func(fd uintptr) { outq, _ = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
-		return outq == 0 && bInqOnLoop(t, l, c) == 0
+		return outq == 0 && kernelInqOnLoop(t, l, c) == 0
 	}, "the client's bytes to reach the server's handler")
-	bRounds(t, l, 1)
+	runRounds(t, l, 1)
 	var got []byte
 	select {
 	case got = <-f.frames:
@@ -258,7 +258,7 @@ func TestFramingHandlerReassemblesOneMiBFrame(t *testing.T) {
 	if !bytes.Equal(got, big) {
 		t.Errorf("1 MiB frame corrupted: %d bytes, first difference at byte %d", len(got), firstDiff(got, big))
 	}
-	if tail := testutil.Recv(t, f.frames, bWait, "the frame after it"); string(tail) != "tail" {
+	if tail := testutil.Recv(t, f.frames, waitFor, "the frame after it"); string(tail) != "tail" {
 		t.Errorf("frame after the big one = %q, want %q", tail, "tail")
 	}
 	if n := h.onData.Load(); n < 2 {
@@ -267,15 +267,15 @@ func TestFramingHandlerReassemblesOneMiBFrame(t *testing.T) {
 }
 
 func TestSendReturnsZeroWhenSocketFullThenOnWritable(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	type sendResult struct {
 		total, lastN int
 		lastErr      error
 	}
 	sent := make(chan sendResult, 1)
 	h.open = func(c *transport.Conn) {
-		bSetSndBuf(t, c, bSmallBuf)
+		setSndBuf(t, c, smallBuf)
 		chunk := bytes.Repeat([]byte("s"), 4<<10)
 		var r sendResult
 		for i := 0; i < 100000; i++ { // a bound, in case Send never returns 0
@@ -287,10 +287,10 @@ func TestSendReturnsZeroWhenSocketFullThenOnWritable(t *testing.T) {
 		}
 		sent <- r
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), bSmallBuf) // never reads until told
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), smallBuf) // never reads until told
 
-	r := testutil.Recv(t, sent, bWait, "Send loop in OnOpen")
+	r := testutil.Recv(t, sent, waitFor, "Send loop in OnOpen")
 	if r.lastN != 0 || r.lastErr != nil {
 		t.Fatalf("Send stopped with (%d, %v) after %d bytes, want (0, nil) on a full socket", r.lastN, r.lastErr, r.total)
 	}
@@ -301,8 +301,8 @@ func TestSendReturnsZeroWhenSocketFullThenOnWritable(t *testing.T) {
 	if _, err := io.ReadFull(cl, buf); err != nil {
 		t.Fatalf("client read of the %d sent bytes: %v", r.total, err)
 	}
-	testutil.Eventually(t, bWait, func() bool { return h.onWritable.Load() >= 1 }, "OnWritable after the client read")
-	bRounds(t, l, 3)
+	testutil.Eventually(t, waitFor, func() bool { return h.onWritable.Load() >= 1 }, "OnWritable after the client read")
+	runRounds(t, l, 3)
 	if n := h.onWritable.Load(); n != 1 {
 		t.Errorf("OnWritable ran %d times after one Send returned 0, want exactly 1", n)
 	}
@@ -310,15 +310,15 @@ func TestSendReturnsZeroWhenSocketFullThenOnWritable(t *testing.T) {
 
 func TestEchoConnThatNeverAskedGetsNoOnWritable(t *testing.T) {
 	const size = 1 << 20
-	l, h, received, cl := bSmallBufEcho(t)
+	l, h, received, cl := startSmallBufEcho(t)
 
 	for round := 1; round <= 3; round++ {
-		msg := bPattern(uint64(round), size)
+		msg := randomPattern(uint64(round), size)
 		wrote := make(chan error, 1)
 		go func() { _, err := cl.Write(msg); wrote <- err }()
 		// The client reads nothing until the server has read the whole MiB, so the
 		// echo cannot fit in the small socket buffers: its writes hit EAGAIN.
-		testutil.Eventually(t, bWait, func() bool { return received.Load() == int64(round*size) },
+		testutil.Eventually(t, waitFor, func() bool { return received.Load() == int64(round*size) },
 			"server received round %d", round)
 		got := make([]byte, size)
 		if _, err := io.ReadFull(cl, got); err != nil {
@@ -327,29 +327,29 @@ func TestEchoConnThatNeverAskedGetsNoOnWritable(t *testing.T) {
 		if !bytes.Equal(got, msg) {
 			t.Fatalf("round %d: echo corrupted at byte %d", round, firstDiff(got, msg))
 		}
-		if err := testutil.Recv(t, wrote, bWait, "client write"); err != nil {
+		if err := testutil.Recv(t, wrote, waitFor, "client write"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	bRounds(t, l, 2)
+	runRounds(t, l, 2)
 	if n := h.onWritable.Load(); n != 0 {
 		t.Errorf("OnWritable ran %d times for a conn that never asked for it", n)
 	}
 }
 
 func TestDeferWriteDeliversExactlyOneOnWritable(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	h.data = func(c *transport.Conn) {
 		if p, _ := c.Peek(-1); string(p) == "defer" {
 			if err := c.DeferWrite(); err != nil {
 				t.Errorf("DeferWrite: %v", err)
 			}
 		}
-		bEcho(c)
+		echoAll(c)
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	roundTrip := func(msg string) {
 		t.Helper()
 		if _, err := cl.Write([]byte(msg)); err != nil {
@@ -361,29 +361,29 @@ func TestDeferWriteDeliversExactlyOneOnWritable(t *testing.T) {
 		}
 	}
 	roundTrip("defer")
-	testutil.Eventually(t, bWait, func() bool { return h.onWritable.Load() >= 1 }, "OnWritable after DeferWrite")
+	testutil.Eventually(t, waitFor, func() bool { return h.onWritable.Load() >= 1 }, "OnWritable after DeferWrite")
 	for i := 0; i < 5; i++ {
 		roundTrip(fmt.Sprintf("more traffic %d", i))
 	}
-	bRounds(t, l, 2)
+	runRounds(t, l, 2)
 	if n := h.onWritable.Load(); n != 1 {
 		t.Errorf("OnWritable ran %d times after one DeferWrite, want exactly 1", n)
 	}
 }
 
 func TestRecvReturnsZeroThenDataThenEOF(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	h.open = func(c *transport.Conn) { c.PauseRead() }
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 
 	recv := func() (string, error) {
 		var n int
 		var err error
 		buf := make([]byte, 64)
-		aOnLoop(t, l, func() { n, err = c.Recv(buf) })
+		onLoop(t, l, func() { n, err = c.Recv(buf) })
 		return string(buf[:n]), err
 	}
 	if got, err := recv(); got != "" || err != nil {
@@ -393,7 +393,7 @@ func TestRecvReturnsZeroThenDataThenEOF(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got string
-	testutil.Eventually(t, bWait, func() bool {
+	testutil.Eventually(t, waitFor, func() bool {
 		s, err := recv()
 		if err != nil {
 			t.Fatalf("Recv: %v", err)
@@ -411,7 +411,7 @@ func TestRecvReturnsZeroThenDataThenEOF(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lastErr error
-	testutil.Eventually(t, bWait, func() bool {
+	testutil.Eventually(t, waitFor, func() bool {
 		s, err := recv()
 		if s != "" {
 			t.Fatalf("Recv after CloseWrite returned data %q", s)
@@ -428,7 +428,7 @@ func TestRecvReturnsZeroThenDataThenEOF(t *testing.T) {
 	if n := h.onData.Load(); n != 0 {
 		t.Errorf("OnData ran %d times on a conn paused in OnOpen", n)
 	}
-	aOnLoop(t, l, func() { c.Close() })
+	onLoop(t, l, func() { c.Close() })
 	if cl := h.waitClosed(t); cl.err != nil {
 		t.Errorf("OnClose err = %v, want nil", cl.err)
 	}
@@ -441,18 +441,18 @@ func TestRecvReturnsZeroThenDataThenEOF(t *testing.T) {
 // queue never grows past HighWater plus one handler's write.
 func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 	const highWater, lowWater, perData = 256 << 10, 64 << 10, 64 << 10
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	var written atomic.Int64 // bytes the handler queued
 	reply := bytes.Repeat([]byte("w"), perData)
-	h.open = func(c *transport.Conn) { bSetSndBuf(t, c, bSmallBuf) }
+	h.open = func(c *transport.Conn) { setSndBuf(t, c, smallBuf) }
 	h.data = func(c *transport.Conn) {
 		c.Next(-1)
 		c.Write(reply)
 		written.Add(perData)
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{HighWater: highWater, LowWater: lowWater})
-	cl := bDial(t, ln.Addr().String(), bSmallBuf)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{HighWater: highWater, LowWater: lowWater})
+	cl := dial(t, ln.Addr().String(), smallBuf)
 	c := h.accept(t)
 
 	// The client sends a byte at a time and reads nothing; each byte makes the
@@ -462,7 +462,7 @@ func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 		if _, err := cl.Write([]byte{'r'}); err != nil {
 			t.Fatal(err)
 		}
-		paused = bReadsStopped(t, l, c, &h.onData)
+		paused = readsStopped(t, l, c, &h.onData)
 	}
 	if !paused {
 		t.Fatalf("reads never paused; the handler queued %d bytes to a client that reads nothing", written.Load())
@@ -470,7 +470,7 @@ func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 	atPause := h.onData.Load()
 	t.Logf("reads paused after %d OnData calls, with %d bytes written by the handler", atPause, written.Load())
 	var sndbuf, rcvbuf int
-	aOnLoop(t, l, func() { sndbuf, _ = unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF) })
+	onLoop(t, l, func() { sndbuf, _ = unix.GetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF) })
 	raw, _ := cl.SyscallConn()
 	raw.Control(func(fd uintptr) { rcvbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
 	// Memory stays flat: what the handler wrote and the client did not read is the
@@ -480,7 +480,7 @@ func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 		t.Errorf("handler wrote %d bytes the client has not read, want at most %d", w, bound)
 	}
 	var queued int
-	aOnLoop(t, l, func() { queued = c.Queued() })
+	onLoop(t, l, func() { queued = c.Queued() })
 	if queued > highWater+perData {
 		t.Errorf("%d bytes queued while paused, want at most HighWater plus one write (%d)", queued, highWater+perData)
 	}
@@ -491,7 +491,7 @@ func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if !bReadsStopped(t, l, c, &h.onData) || h.onData.Load() != atPause {
+	if !readsStopped(t, l, c, &h.onData) || h.onData.Load() != atPause {
 		t.Fatalf("OnData ran while the write queue was above HighWater")
 	}
 
@@ -503,8 +503,8 @@ func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 	}
 	var clientRead atomic.Int64
 	clientRead.Store(64 << 10)
-	bRounds(t, l, 2)
-	if !bReadsStopped(t, l, c, &h.onData) || h.onData.Load() != atPause {
+	runRounds(t, l, 2)
+	if !readsStopped(t, l, c, &h.onData) || h.onData.Load() != atPause {
 		t.Fatalf("reading resumed with the queue still above LowWater (client read only 64 KiB)")
 	}
 
@@ -521,25 +521,25 @@ func TestSlowReaderPausesAtHighWaterResumesBelowLowWater(t *testing.T) {
 			}
 		}
 	}()
-	testutil.Eventually(t, bWait, func() bool { return h.onData.Load() > atPause }, "OnData to resume once the client drains")
-	testutil.Eventually(t, bWait, func() bool {
-		return clientRead.Load() == written.Load() && bInqOnLoop(t, l, c) == 0
+	testutil.Eventually(t, waitFor, func() bool { return h.onData.Load() > atPause }, "OnData to resume once the client drains")
+	testutil.Eventually(t, waitFor, func() bool {
+		return clientRead.Load() == written.Load() && kernelInqOnLoop(t, l, c) == 0
 	}, "the client to read everything and the server every waiting byte")
 	cl.SetReadDeadline(time.Now())
-	if err := testutil.Recv(t, readerDone, bWait, "client reader"); !bIsTimeout(err) {
+	if err := testutil.Recv(t, readerDone, waitFor, "client reader"); !isTimeout(err) {
 		t.Errorf("client read: %v", err)
 	}
 }
 
-func bInqOnLoop(t testing.TB, l *loop.Loop, c *transport.Conn) int {
+func kernelInqOnLoop(t testing.TB, l *loop.Loop, c *transport.Conn) int {
 	var n int
-	aOnLoop(t, l, func() { n = bInq(t, c.Fd()) })
+	onLoop(t, l, func() { n = kernelInq(t, c.Fd()) })
 	return n
 }
 
 func TestResumeReadDeliversBufferedBytesWithoutNewData(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	seen := make(chan string, 16) // "Buffered:byte" per OnData
 	h.data = func(c *transport.Conn) {
 		n := c.Buffered()
@@ -547,46 +547,46 @@ func TestResumeReadDeliversBufferedBytesWithoutNewData(t *testing.T) {
 		seen <- fmt.Sprintf("%d:%s", n, b)
 		c.PauseRead()
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 	if _, err := cl.Write([]byte("abc")); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.Recv(t, seen, bWait, "first OnData"); got != "3:a" {
+	if got := testutil.Recv(t, seen, waitFor, "first OnData"); got != "3:a" {
 		t.Fatalf("first OnData saw %q, want 3 buffered and 'a'", got)
 	}
 	for _, want := range []string{"2:b", "1:c"} {
 		var inq int
-		aOnLoop(t, l, func() { inq = bInq(t, c.Fd()); c.ResumeRead() })
+		onLoop(t, l, func() { inq = kernelInq(t, c.Fd()); c.ResumeRead() })
 		if inq != 0 {
 			t.Fatalf("%d bytes still in the socket; the test needs them all buffered in the conn", inq)
 		}
-		if got := testutil.Recv(t, seen, bWait, "OnData after ResumeRead"); got != want {
+		if got := testutil.Recv(t, seen, waitFor, "OnData after ResumeRead"); got != want {
 			t.Fatalf("OnData after ResumeRead saw %q, want %q", got, want)
 		}
 	}
 	// Nothing buffered: ResumeRead calls no OnData until new bytes come.
 	before := h.onData.Load()
-	aOnLoop(t, l, func() { c.ResumeRead() })
-	bRounds(t, l, 2)
+	onLoop(t, l, func() { c.ResumeRead() })
+	runRounds(t, l, 2)
 	if n := h.onData.Load(); n != before {
 		t.Fatalf("OnData ran %d times after ResumeRead with nothing buffered", n-before)
 	}
 	if _, err := cl.Write([]byte("d")); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.Recv(t, seen, bWait, "OnData for new bytes"); got != "1:d" {
+	if got := testutil.Recv(t, seen, waitFor, "OnData for new bytes"); got != "1:d" {
 		t.Fatalf("OnData for new bytes saw %q, want %q", got, "1:d")
 	}
 }
 
 func TestIdleTimeoutClosesQuietConnNotBeforeTimeout(t *testing.T) {
 	const idle = 200 * time.Millisecond
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{IdleTimeout: idle})
-	cl := bDial(t, ln.Addr().String(), 0)
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{IdleTimeout: idle})
+	cl := dial(t, ln.Addr().String(), 0)
 	h.accept(t)
 	if _, err := cl.Write([]byte("x")); err != nil {
 		t.Fatal(err)
@@ -614,10 +614,10 @@ func TestIdleTimeoutClosesQuietConnNotBeforeTimeout(t *testing.T) {
 
 func TestIdleTimeoutSparesConnTricklingFasterThanTimeout(t *testing.T) {
 	const idle = 300 * time.Millisecond
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{IdleTimeout: idle})
-	cl := bDial(t, ln.Addr().String(), 0)
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{IdleTimeout: idle})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 	start := time.Now()
 	tick := time.NewTicker(idle / 3)
@@ -639,49 +639,27 @@ func TestIdleTimeoutSparesConnTricklingFasterThanTimeout(t *testing.T) {
 
 func TestSetIdleTimeoutZeroDisablesTimeout(t *testing.T) {
 	const idle = 100 * time.Millisecond
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	h.open = func(c *transport.Conn) { c.SetIdleTimeout(0) } // overrides Config.IdleTimeout
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{IdleTimeout: idle})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{IdleTimeout: idle})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 	cl.SetReadDeadline(time.Now().Add(4 * idle))
-	if _, err := cl.Read(make([]byte, 1)); !bIsTimeout(err) {
+	if _, err := cl.Read(make([]byte, 1)); !isTimeout(err) {
 		t.Fatalf("client read = %v, want its own deadline: the idle timeout was turned off", err)
 	}
 	if n := h.closeCount(c); n != 0 {
 		t.Fatalf("OnClose ran with the idle timeout off")
 	}
 	// Turning it back on works.
-	aOnLoop(t, l, func() { c.SetIdleTimeout(idle) })
-	cl.SetReadDeadline(time.Now().Add(bWait))
+	onLoop(t, l, func() { c.SetIdleTimeout(idle) })
+	cl.SetReadDeadline(time.Now().Add(waitFor))
 	if _, err := cl.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("client read = %v, want EOF once the idle timeout is set again", err)
 	}
 	if cls := h.waitClosed(t); !errors.Is(cls.err, transport.ErrIdleTimeout) {
 		t.Errorf("OnClose err = %v, want ErrIdleTimeout", cls.err)
-	}
-}
-
-// bExpectEcho checks one echo round trip on cl.
-func bExpectEcho(t testing.TB, cl io.ReadWriter, msg string) {
-	t.Helper()
-	if _, err := cl.Write([]byte(msg)); err != nil {
-		t.Fatalf("write %q: %v", msg, err)
-	}
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(cl, got); err != nil || string(got) != msg {
-		t.Fatalf("echo of %q = %q, %v", msg, got, err)
-	}
-}
-
-// bExpectPeerClosed checks that the server closed cl: the read ends with EOF or
-// a reset, not the deadline.
-func bExpectPeerClosed(t testing.TB, cl io.Reader) {
-	t.Helper()
-	_, err := io.ReadAll(cl)
-	if bIsTimeout(err) {
-		t.Fatalf("client read: %v; want the server to close the conn", err)
 	}
 }
 
@@ -691,36 +669,36 @@ func bExpectPeerClosed(t testing.TB, cl io.Reader) {
 // OnClose runs once for the panicking conn and never for the other.
 func TestHandlerPanicClosesOnlyThatConn(t *testing.T) {
 	reported := make(chan error, 16)
-	l := bStartLoop(t, func(_ loop.Target, err error) { reported <- err })
-	h := bNewHandler()
+	l := startLoop(t, func(_ loop.Target, err error) { reported <- err })
+	h := newRecordingHandler()
 	h.data = func(c *transport.Conn) {
 		if p, _ := c.Peek(-1); bytes.Contains(p, []byte("boom")) {
 			panic("boom")
 		}
-		bEcho(c)
+		echoAll(c)
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	victimClient := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	victimClient := dial(t, ln.Addr().String(), 0)
 	victim := h.accept(t)
-	otherClient := bDial(t, ln.Addr().String(), 0)
+	otherClient := dial(t, ln.Addr().String(), 0)
 	other := h.accept(t)
-	bExpectEcho(t, victimClient, "hi")
-	bExpectEcho(t, otherClient, "hi")
+	expectEcho(t, victimClient, "hi")
+	expectEcho(t, otherClient, "hi")
 
 	if _, err := victimClient.Write([]byte("boom")); err != nil {
 		t.Fatal(err)
 	}
-	bExpectPeerClosed(t, victimClient)
+	expectPeerClosed(t, victimClient, "the client of the panicking conn")
 	cls := h.waitClosed(t)
 	var pe *loop.PanicError
 	if cls.c != victim || !errors.As(cls.err, &pe) || pe.Value != "boom" {
 		t.Fatalf("OnClose(%p, %v), want the panicking conn %p with a *loop.PanicError", cls.c, cls.err, victim)
 	}
-	if err := testutil.Recv(t, reported, bWait, "OnError"); !errors.As(err, &pe) {
+	if err := testutil.Recv(t, reported, waitFor, "OnError"); !errors.As(err, &pe) {
 		t.Errorf("OnError got %v, want a *loop.PanicError", err)
 	}
-	bExpectEcho(t, otherClient, "still here")
-	bRounds(t, l, 2)
+	expectEcho(t, otherClient, "still here")
+	runRounds(t, l, 2)
 	if n, m := h.closeCount(victim), h.closeCount(other); n != 1 || m != 0 {
 		t.Errorf("OnClose ran %d times for the panicking conn and %d for the other, want 1 and 0", n, m)
 	}
@@ -728,29 +706,29 @@ func TestHandlerPanicClosesOnlyThatConn(t *testing.T) {
 
 func TestOnOpenPanicClosesOnlyThatConn(t *testing.T) {
 	reported := make(chan error, 16)
-	l := bStartLoop(t, func(_ loop.Target, err error) { reported <- err })
-	h := bNewHandler()
+	l := startLoop(t, func(_ loop.Target, err error) { reported <- err })
+	h := newRecordingHandler()
 	var opens atomic.Int64
 	h.open = func(*transport.Conn) {
 		if opens.Inc() == 1 {
 			panic("open boom")
 		}
 	}
-	h.data = bEcho
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	victimClient := bDial(t, ln.Addr().String(), 0)
+	h.data = echoAll
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	victimClient := dial(t, ln.Addr().String(), 0)
 	victim := h.accept(t)
-	bExpectPeerClosed(t, victimClient)
+	expectPeerClosed(t, victimClient, "the client of the conn whose OnOpen panicked")
 	cls := h.waitClosed(t)
 	var pe *loop.PanicError
 	if cls.c != victim || !errors.As(cls.err, &pe) || pe.Value != "open boom" {
 		t.Fatalf("OnClose(%p, %v), want the conn %p whose OnOpen panicked, with a *loop.PanicError", cls.c, cls.err, victim)
 	}
-	if err := testutil.Recv(t, reported, bWait, "OnError"); !errors.As(err, &pe) {
+	if err := testutil.Recv(t, reported, waitFor, "OnError"); !errors.As(err, &pe) {
 		t.Errorf("OnError got %v, want a *loop.PanicError", err)
 	}
-	otherClient := bDial(t, ln.Addr().String(), 0)
-	bExpectEcho(t, otherClient, "next conn works")
+	otherClient := dial(t, ln.Addr().String(), 0)
+	expectEcho(t, otherClient, "next conn works")
 	if n := h.closeCount(victim); n != 1 {
 		t.Errorf("OnClose ran %d times for the conn whose OnOpen panicked, want 1", n)
 	}

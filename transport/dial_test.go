@@ -17,14 +17,14 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// bDialOnLoop calls transport.Dial on l's goroutine and returns the conn, the
+// dialOnLoop calls transport.Dial on l's goroutine and returns the conn, the
 // error and the conn's state right after Dial.
-func bDialOnLoop(t testing.TB, l *loop.Loop, network, addr string, h transport.Handler) (*transport.Conn, transport.State, error) {
+func dialOnLoop(t testing.TB, l *loop.Loop, network, addr string, h transport.Handler) (*transport.Conn, transport.State, error) {
 	t.Helper()
 	var c *transport.Conn
 	var state transport.State
 	var err error
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		c, err = transport.Dial(l, network, addr, h, transport.Config{})
 		if err == nil {
 			state = c.State()
@@ -33,19 +33,19 @@ func bDialOnLoop(t testing.TB, l *loop.Loop, network, addr string, h transport.H
 	return c, state, err
 }
 
-// bServeEcho serves an echo handler on l.
-func bServeEcho(t testing.TB, l *loop.Loop, network, addr string) *transport.Listener {
+// serveEcho serves an echo handler on l.
+func serveEcho(t testing.TB, l *loop.Loop, network, addr string) *transport.Listener {
 	t.Helper()
-	h := bNewHandler()
-	h.data = bEcho
-	return bServe(t, l, network, addr, h, transport.Config{})
+	h := newRecordingHandler()
+	h.data = echoAll
+	return serve(t, l, network, addr, h, transport.Config{})
 }
 
-// bDialEcho dials addr from l and checks: Connecting after Dial, then OnOpen (in
+// dialAndEcho dials addr from l and checks: Connecting after Dial, then OnOpen (in
 // state Open), then an echo of what OnOpen wrote, then an orderly OnClose.
-func bDialEcho(t testing.TB, l *loop.Loop, network, addr string) {
+func dialAndEcho(t testing.TB, l *loop.Loop, network, addr string) {
 	t.Helper()
-	h := bNewHandler()
+	h := newRecordingHandler()
 	events := make(chan string, 4)
 	h.open = func(c *transport.Conn) {
 		events <- "open in state " + c.State().String()
@@ -59,7 +59,7 @@ func bDialEcho(t testing.TB, l *loop.Loop, network, addr string) {
 			c.Close()
 		}
 	}
-	c, state, err := bDialOnLoop(t, l, network, addr, h)
+	c, state, err := dialOnLoop(t, l, network, addr, h)
 	if err != nil {
 		t.Fatalf("Dial(%s, %s): %v", network, addr, err)
 	}
@@ -67,7 +67,7 @@ func bDialEcho(t testing.TB, l *loop.Loop, network, addr string) {
 		t.Errorf("state right after Dial = %v, want connecting", state)
 	}
 	for _, want := range []string{"open in state open", "echo ping"} {
-		if e := testutil.Recv(t, events, bWait, want); e != want {
+		if e := testutil.Recv(t, events, waitFor, want); e != want {
 			t.Fatalf("got %q, want %q", e, want)
 		}
 	}
@@ -77,16 +77,16 @@ func bDialEcho(t testing.TB, l *loop.Loop, network, addr string) {
 }
 
 func TestDialOpensThenEchoesOnSameLoop(t *testing.T) {
-	l := bStartLoop(t, nil)
-	ln := bServeEcho(t, l, "tcp", "127.0.0.1:0")
-	bDialEcho(t, l, "tcp", ln.Addr().String())
+	l := startLoop(t, nil)
+	ln := serveEcho(t, l, "tcp", "127.0.0.1:0")
+	dialAndEcho(t, l, "tcp", ln.Addr().String())
 }
 
 func TestDialUnixSocketEchoes(t *testing.T) {
-	l := bStartLoop(t, nil)
+	l := startLoop(t, nil)
 	path := filepath.Join(t.TempDir(), "echo.sock")
-	bServeEcho(t, l, "unix", path)
-	bDialEcho(t, l, "unix", path)
+	serveEcho(t, l, "unix", path)
+	dialAndEcho(t, l, "unix", path)
 }
 
 func TestDialTCP6LoopbackEchoes(t *testing.T) {
@@ -95,20 +95,20 @@ func TestDialTCP6LoopbackEchoes(t *testing.T) {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	probe.Close()
-	l := bStartLoop(t, nil)
-	ln := bServeEcho(t, l, "tcp6", "[::1]:0")
+	l := startLoop(t, nil)
+	ln := serveEcho(t, l, "tcp6", "[::1]:0")
 	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.Equal(net.IPv6loopback) {
 		t.Errorf("listener address %v, want [::1]:port", ln.Addr())
 	}
-	bDialEcho(t, l, "tcp6", ln.Addr().String())
+	dialAndEcho(t, l, "tcp6", ln.Addr().String())
 }
 
-// bExpectDialFailure checks that a Dial that cannot connect reports want through
+// expectDialFailure checks that a Dial that cannot connect reports want through
 // OnClose, exactly once, and never calls OnOpen.
-func bExpectDialFailure(t testing.TB, l *loop.Loop, network, addr string, want error) {
+func expectDialFailure(t testing.TB, l *loop.Loop, network, addr string, want error) {
 	t.Helper()
-	h := bNewHandler()
-	c, _, err := bDialOnLoop(t, l, network, addr, h)
+	h := newRecordingHandler()
+	c, _, err := dialOnLoop(t, l, network, addr, h)
 	if err != nil {
 		t.Fatalf("Dial returned %v; a failed connect should be reported through OnClose", err)
 	}
@@ -116,7 +116,7 @@ func bExpectDialFailure(t testing.TB, l *loop.Loop, network, addr string, want e
 	if cls.c != c || !errors.Is(cls.err, want) || cls.state != transport.Closed {
 		t.Errorf("OnClose(%v) in state %v, want %v in Closed", cls.err, cls.state, want)
 	}
-	bRounds(t, l, 2)
+	runRounds(t, l, 2)
 	if n := len(h.opened); n != 0 {
 		t.Errorf("OnOpen ran %d times for a failed connect", n)
 	}
@@ -132,23 +132,23 @@ func TestDialRefusedReportsECONNREFUSEDWithoutOnOpen(t *testing.T) {
 	}
 	addr := probe.Addr().String()
 	probe.Close() // nothing listens there now
-	l := bStartLoop(t, nil)
-	bExpectDialFailure(t, l, "tcp", addr, syscall.ECONNREFUSED)
+	l := startLoop(t, nil)
+	expectDialFailure(t, l, "tcp", addr, syscall.ECONNREFUSED)
 }
 
 func TestDialMissingUnixPathReportsENOENTWithoutOnOpen(t *testing.T) {
-	l := bStartLoop(t, nil)
-	bExpectDialFailure(t, l, "unix", filepath.Join(t.TempDir(), "nobody.sock"), syscall.ENOENT)
+	l := startLoop(t, nil)
+	expectDialFailure(t, l, "unix", filepath.Join(t.TempDir(), "nobody.sock"), syscall.ENOENT)
 }
 
 func TestDialUnsupportedNetworkFailsWithErrNetwork(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	c, _, err := bDialOnLoop(t, l, "udp", "127.0.0.1:9", h)
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
+	c, _, err := dialOnLoop(t, l, "udp", "127.0.0.1:9", h)
 	if !errors.Is(err, transport.ErrNetwork) || c != nil {
 		t.Errorf("Dial(udp) = %v, %v; want nil, ErrNetwork", c, err)
 	}
-	bRounds(t, l, 2)
+	runRounds(t, l, 2)
 	if len(h.opened) != 0 || len(h.closed) != 0 {
 		t.Errorf("handler called for a Dial that failed at once")
 	}
@@ -156,8 +156,8 @@ func TestDialUnsupportedNetworkFailsWithErrNetwork(t *testing.T) {
 
 func TestDialSendsWritesQueuedWhileConnectingAfterOnOpen(t *testing.T) {
 	const want = "early+open"
-	l := bStartLoop(t, nil)
-	srv := bNewHandler()
+	l := startLoop(t, nil)
+	srv := newRecordingHandler()
 	received := make(chan string, 1)
 	var got []byte // loop goroutine only
 	srv.data = func(c *transport.Conn) {
@@ -166,13 +166,13 @@ func TestDialSendsWritesQueuedWhileConnectingAfterOnOpen(t *testing.T) {
 			received <- string(got)
 		}
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", srv, transport.Config{})
+	ln := serve(t, l, "tcp", "127.0.0.1:0", srv, transport.Config{})
 
-	cli := bNewHandler()
+	cli := newRecordingHandler()
 	cli.open = func(c *transport.Conn) { c.Write([]byte("+open")) }
 	var state transport.State
 	var dialErr, writeErr error
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		var c *transport.Conn
 		c, dialErr = transport.Dial(l, "tcp", ln.Addr().String(), cli, transport.Config{})
 		if dialErr == nil {
@@ -183,19 +183,19 @@ func TestDialSendsWritesQueuedWhileConnectingAfterOnOpen(t *testing.T) {
 	if dialErr != nil || state != transport.Connecting || writeErr != nil {
 		t.Fatalf("Dial = %v, state %v, Write while connecting = %v; want nil, connecting, nil", dialErr, state, writeErr)
 	}
-	if s := testutil.Recv(t, received, bWait, "the server to read both writes"); s != want {
+	if s := testutil.Recv(t, received, waitFor, "the server to read both writes"); s != want {
 		t.Errorf("server read %q, want %q", s, want)
 	}
 }
 
 func TestAcceptedConnAddrsMatchClient(t *testing.T) {
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	addrs := make(chan [2]net.Addr, 1)
 	h.open = func(c *transport.Conn) { addrs <- [2]net.Addr{c.LocalAddr(), c.RemoteAddr()} }
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
-	a := testutil.Recv(t, addrs, bWait, "OnOpen")
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
+	a := testutil.Recv(t, addrs, waitFor, "OnOpen")
 	if a[0].String() != cl.RemoteAddr().String() || a[1].String() != cl.LocalAddr().String() {
 		t.Errorf("server conn LocalAddr %v RemoteAddr %v; client has local %v remote %v",
 			a[0], a[1], cl.LocalAddr(), cl.RemoteAddr())

@@ -26,24 +26,24 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// Modes of aFdLimit.
+// Modes of fakeFdLimit.
 const (
-	aFdsUnlimited = iota // every call goes to the kernel
-	aFdsAtLimit          // a simulated RLIMIT_NOFILE: budget fds may be opened
-	aFdsExhausted        // accept always fails with EMFILE, even after the spare is freed
+	fdsUnlimited = iota // every call goes to the kernel
+	fdsAtLimit          // a simulated RLIMIT_NOFILE: budget fds may be opened
+	fdsExhausted        // accept always fails with EMFILE, even after the spare is freed
 )
 
-// aFdLimit fakes the process's fd limit through the internal/sys seam: in
-// aFdsAtLimit mode, accept4 and open succeed only while budget > 0 and every close
+// fakeFdLimit fakes the process's fd limit through the internal/sys seam: in
+// fdsAtLimit mode, accept4 and open succeed only while budget > 0 and every close
 // gives one back, as they would for a process at its RLIMIT_NOFILE. Swap it in
 // with install before the loop starts (the loop goroutine reads the seam).
-type aFdLimit struct {
+type fakeFdLimit struct {
 	mode        atomic.Int32
 	budget      atomic.Int64
 	acceptCalls atomic.Int64 // accept4 calls while not unlimited
 }
 
-func (f *aFdLimit) install(t *testing.T) {
+func (f *fakeFdLimit) install(t *testing.T) {
 	realAccept, realOpen, realClose := sys.Accept4, sys.Open, sys.Close
 	take := func() bool {
 		if f.budget.Dec() < 0 {
@@ -54,10 +54,10 @@ func (f *aFdLimit) install(t *testing.T) {
 	}
 	t.Cleanup(sys.Swap(&sys.Accept4, func(fd int, buf *sys.AcceptBuf, flags int) (int, error) {
 		switch f.mode.Load() {
-		case aFdsExhausted:
+		case fdsExhausted:
 			f.acceptCalls.Inc()
 			return -1, unix.EMFILE
-		case aFdsAtLimit:
+		case fdsAtLimit:
 			f.acceptCalls.Inc()
 			if !take() {
 				return -1, unix.EMFILE
@@ -71,7 +71,7 @@ func (f *aFdLimit) install(t *testing.T) {
 		return realAccept(fd, buf, flags)
 	}))
 	t.Cleanup(sys.Swap(&sys.Open, func(path string, mode int, perm uint32) (int, error) {
-		if f.mode.Load() == aFdsAtLimit {
+		if f.mode.Load() == fdsAtLimit {
 			if !take() {
 				return -1, unix.EMFILE
 			}
@@ -85,15 +85,15 @@ func (f *aFdLimit) install(t *testing.T) {
 	}))
 	t.Cleanup(sys.Swap(&sys.Close, func(fd int) error {
 		err := realClose(fd)
-		if err == nil && f.mode.Load() == aFdsAtLimit {
+		if err == nil && f.mode.Load() == fdsAtLimit {
 			f.budget.Inc()
 		}
 		return err
 	}))
 }
 
-// aCountEMFILE is a loop OnError that counts EMFILE reports and logs the rest.
-func aCountEMFILE(t *testing.T, n *atomic.Int64) func(loop.Target, error) {
+// countEMFILE is a loop OnError that counts EMFILE reports and logs the rest.
+func countEMFILE(t *testing.T, n *atomic.Int64) func(loop.Target, error) {
 	return func(tg loop.Target, err error) {
 		if errors.Is(err, unix.EMFILE) {
 			n.Inc()
@@ -107,22 +107,22 @@ func aCountEMFILE(t *testing.T, n *atomic.Int64) func(loop.Target, error) {
 // its spare fd, accepts and closes every pending client, takes the spare back and
 // does not spin; once fds are available it accepts normally again.
 func TestAcceptSurvivesEMFILE(t *testing.T) {
-	var limit aFdLimit
+	var limit fakeFdLimit
 	limit.install(t)
 	var emfiles atomic.Int64
-	l := aStartLoop(t, loop.Config{OnError: aCountEMFILE(t, &emfiles)})
-	ln := aServe(t, l, aEcho{}, transport.Config{})
+	l := startLoop(t, countEMFILE(t, &emfiles))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", echoHandler{}, transport.Config{})
 
 	limit.budget.Store(0)
-	limit.mode.Store(aFdsAtLimit)
+	limit.mode.Store(fdsAtLimit)
 	rounds0 := l.Stats().Rounds
 	const pending = 5
 	for i := 0; i < pending; i++ {
-		c := aDial(t, ln.Addr().String()) // the kernel completes the handshake
-		aExpectClosed(t, c, fmt.Sprintf("pending client %d at the fd limit", i))
+		c := dial(t, ln.Addr().String(), 0) // the kernel completes the handshake
+		expectPeerClosed(t, c, fmt.Sprintf("pending client %d at the fd limit", i))
 	}
 	var shed uint64
-	aOnLoop(t, l, func() { shed = ln.Shed() })
+	onLoop(t, l, func() { shed = ln.Shed() })
 	if shed != pending {
 		t.Errorf("Shed() = %d, want %d", shed, pending)
 	}
@@ -140,27 +140,27 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 		t.Errorf("after shedding, %d fds are free in the simulated limit, want 0: the spare was not taken back", b)
 	}
 
-	limit.mode.Store(aFdsUnlimited)
-	aExpectEcho(t, aDial(t, ln.Addr().String()), "after fds freed up")
+	limit.mode.Store(fdsUnlimited)
+	expectEcho(t, dial(t, ln.Addr().String(), 0), "after fds freed up")
 }
 
 // When even the spare fd cannot shed the pending clients, the listener pauses
 // (acceptPause) instead of spinning on its readable socket, and accepts the clients
 // once accept works again.
 func TestAcceptPausesWhenEMFILEPersists(t *testing.T) {
-	var limit aFdLimit
+	var limit fakeFdLimit
 	limit.install(t)
 	var emfiles atomic.Int64
-	l := aStartLoop(t, loop.Config{OnError: aCountEMFILE(t, &emfiles)})
-	ln := aServe(t, l, aEcho{}, transport.Config{})
+	l := startLoop(t, countEMFILE(t, &emfiles))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", echoHandler{}, transport.Config{})
 
-	limit.mode.Store(aFdsExhausted)
+	limit.mode.Store(fdsExhausted)
 	rounds0 := l.Stats().Rounds
 	const pending = 3
 	conns := make([]string, pending)
 	cs := make([]net.Conn, pending)
 	for i := range cs {
-		cs[i] = aDial(t, ln.Addr().String())
+		cs[i] = dial(t, ln.Addr().String(), 0)
 		conns[i] = fmt.Sprintf("client %d", i)
 		if _, err := cs[i].Write([]byte(conns[i])); err != nil {
 			t.Fatalf("write: %v", err)
@@ -177,7 +177,7 @@ func TestAcceptPausesWhenEMFILEPersists(t *testing.T) {
 		t.Errorf("%d accept4 calls in 200ms: the listener did not retry after its pause", calls)
 	}
 
-	limit.mode.Store(aFdsUnlimited)
+	limit.mode.Store(fdsUnlimited)
 	for i, c := range cs {
 		got := make([]byte, len(conns[i]))
 		if _, err := io.ReadFull(c, got); err != nil {
@@ -189,18 +189,18 @@ func TestAcceptPausesWhenEMFILEPersists(t *testing.T) {
 	}
 }
 
-// aRealEMFILEChild marks the subprocess that TestAcceptSurvivesRealEMFILE starts.
-const aRealEMFILEChild = "SYCAMORE_TEST_REAL_EMFILE_CHILD"
+// realEMFILEChildEnv marks the subprocess that TestAcceptSurvivesRealEMFILE starts.
+const realEMFILEChildEnv = "SYCAMORE_TEST_REAL_EMFILE_CHILD"
 
 // Row 2 of RELIABILITY.md with the real limit: in a subprocess (Go raises the soft
 // RLIMIT_NOFILE at start-up, and the limit is per process), lower the limit, fill
 // every fd number below it, then connect clients through sockets made beforehand.
 func TestAcceptSurvivesRealEMFILE(t *testing.T) {
-	if os.Getenv(aRealEMFILEChild) == "" {
+	if os.Getenv(realEMFILEChildEnv) == "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAcceptSurvivesRealEMFILE$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), aRealEMFILEChild+"=1")
+		cmd.Env = append(os.Environ(), realEMFILEChildEnv+"=1")
 		out, err := cmd.CombinedOutput()
 		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestAcceptSurvivesRealEMFILE")) {
 			t.Fatalf("subprocess: %v\n%s", err, out)
@@ -212,12 +212,12 @@ func TestAcceptSurvivesRealEMFILE(t *testing.T) {
 		}
 		return
 	}
-	aAcceptAtRealEMFILE(t)
+	acceptAtRealEMFILE(t)
 }
 
-func aAcceptAtRealEMFILE(t *testing.T) {
+func acceptAtRealEMFILE(t *testing.T) {
 	var emfiles atomic.Int64
-	l, err := loop.New(loop.Config{CPU: loop.NoPin, OnError: aCountEMFILE(t, &emfiles)})
+	l, err := loop.New(loop.Config{CPU: loop.NoPin, OnError: countEMFILE(t, &emfiles)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func aAcceptAtRealEMFILE(t *testing.T) {
 		l.Close()
 		t.Fatal(err)
 	}
-	if err := ln.Serve(l, aEcho{}, transport.Config{}); err != nil {
+	if err := ln.Serve(l, echoHandler{}, transport.Config{}); err != nil {
 		ln.Close()
 		l.Close()
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func aAcceptAtRealEMFILE(t *testing.T) {
 	defer func() {
 		ln.Close()
 		l.Stop()
-		testutil.Recv(t, ran, aWait, "Run to return")
+		testutil.Recv(t, ran, waitFor, "Run to return")
 		l.Close()
 	}()
 
@@ -250,7 +250,7 @@ func aAcceptAtRealEMFILE(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer unix.Close(fd)
-		tv := unix.NsecToTimeval(int64(aWait))
+		tv := unix.NsecToTimeval(int64(waitFor))
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 		clients[i] = fd
@@ -306,17 +306,17 @@ func aAcceptAtRealEMFILE(t *testing.T) {
 	rounds0 := l.Stats().Rounds
 	sa := &unix.SockaddrInet4{Port: ln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
 	for i := 0; i < pending; i++ {
-		if err := aConnect(clients[i], sa); err != nil {
+		if err := connectRetryingEINTR(clients[i], sa); err != nil {
 			t.Fatalf("client %d connect: %v", i, err)
 		}
 		var buf [16]byte
-		n, err := aRead(clients[i], buf[:])
+		n, err := readRetryingEINTR(clients[i], buf[:])
 		if n != 0 || (err != nil && err != unix.ECONNRESET) {
 			t.Fatalf("pending client %d at EMFILE: read %d, %v; want EOF or a reset", i, n, err)
 		}
 	}
 	var shed uint64
-	aOnLoop(t, l, func() { shed = ln.Shed() })
+	onLoop(t, l, func() { shed = ln.Shed() })
 	time.Sleep(200 * time.Millisecond)
 	rounds := l.Stats().Rounds - rounds0
 	t.Logf("at the real fd limit (%d fds): %d rounds, %d EMFILE reports, %d shed", limited.Cur, rounds, emfiles.Load(), shed)
@@ -332,16 +332,16 @@ func aAcceptAtRealEMFILE(t *testing.T) {
 
 	release()
 	c := clients[pending]
-	if err := aConnect(c, sa); err != nil {
+	if err := connectRetryingEINTR(c, sa); err != nil {
 		t.Fatalf("connect after fds freed: %v", err)
 	}
-	if _, err := aWrite(c, []byte("fds are back")); err != nil {
+	if _, err := writeRetryingEINTR(c, []byte("fds are back")); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	got := make([]byte, 0, 16)
 	for len(got) < len("fds are back") {
 		var buf [16]byte
-		n, err := aRead(c, buf[:])
+		n, err := readRetryingEINTR(c, buf[:])
 		if n <= 0 {
 			t.Fatalf("echo after fds freed: read %d, %v (got %q)", n, err, got)
 		}

@@ -12,11 +12,11 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// aEcho writes back every byte it reads. Its writes are flushed, with one
+// echoHandler writes back every byte it reads. Its writes are flushed, with one
 // syscall, when OnData returns.
-type aEcho struct{ transport.BaseHandler }
+type echoHandler struct{ transport.BaseHandler }
 
-func (aEcho) OnData(c *transport.Conn) {
+func (echoHandler) OnData(c *transport.Conn) {
 	b, _ := c.Next(-1) // everything buffered; valid until OnData returns
 	c.Write(b)         // queued (copied); flushed when OnData returns
 }
@@ -31,7 +31,7 @@ func Example_echoServer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := ln.Serve(l, aEcho{}, transport.Config{NoDelay: true}); err != nil {
+	if err := ln.Serve(l, echoHandler{}, transport.Config{NoDelay: true}); err != nil {
 		log.Fatal(err)
 	}
 	ran := make(chan error, 1)

@@ -22,20 +22,20 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// aWait bounds every wait for an event in these tests. It is generous because the
-// race detector on two cores is slow; a passing test never waits this long.
-const aWait = 5 * time.Second
+// waitFor bounds every wait for an event in these tests. It is generous because
+// the race detector on two cores is slow; a passing test never waits this long.
+const waitFor = 10 * time.Second
 
-// aStartLoop creates an unpinned loop and runs it in a goroutine of its own. When
+// startLoop creates an unpinned loop and runs it in a goroutine of its own. When
 // the test ends the loop is stopped, Run is awaited (bounded) and the loop closed.
-// Errors the loop reports go to the test log unless cfg has its own OnError.
-func aStartLoop(t testing.TB, cfg loop.Config) *loop.Loop {
+// onError is the loop's OnError; with onError nil, any error the loop reports
+// fails the test (logLoopErrors only logs them).
+func startLoop(t testing.TB, onError func(loop.Target, error)) *loop.Loop {
 	t.Helper()
-	cfg.CPU = loop.NoPin
-	if cfg.OnError == nil {
-		cfg.OnError = func(tg loop.Target, err error) { t.Logf("loop OnError(%T): %v", tg, err) }
+	if onError == nil {
+		onError = func(tg loop.Target, err error) { t.Errorf("unexpected loop OnError(%T, %v)", tg, err) }
 	}
-	l, err := loop.New(cfg)
+	l, err := loop.New(loop.Config{CPU: loop.NoPin, OnError: onError})
 	if err != nil {
 		t.Fatalf("loop.New: %v", err)
 	}
@@ -48,8 +48,8 @@ func aStartLoop(t testing.TB, cfg loop.Config) *loop.Loop {
 			if err != nil && !errors.Is(err, loop.ErrClosed) { // a test may close the loop itself
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(aWait):
-			t.Errorf("Run did not return within %v of Stop", aWait)
+		case <-time.After(waitFor):
+			t.Errorf("Run did not return within %v of Stop", waitFor)
 			return
 		}
 		if err := l.Close(); err != nil && !errors.Is(err, loop.ErrClosed) {
@@ -59,23 +59,29 @@ func aStartLoop(t testing.TB, cfg loop.Config) *loop.Loop {
 	return l
 }
 
-// aOnLoop runs f on l's goroutine and waits (bounded) until it has returned.
-func aOnLoop(t testing.TB, l *loop.Loop, f func()) {
+// logLoopErrors is a loop OnError, for startLoop, that logs every error the loop
+// reports instead of failing the test.
+func logLoopErrors(t testing.TB) func(loop.Target, error) {
+	return func(tg loop.Target, err error) { t.Logf("loop OnError(%T): %v", tg, err) }
+}
+
+// onLoop runs f on l's goroutine and waits (bounded) until it has returned.
+func onLoop(t testing.TB, l *loop.Loop, f func()) {
 	t.Helper()
 	done := make(chan struct{})
 	if err := l.Submit(func() { defer close(done); f() }); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	testutil.Recv(t, done, aWait, "a task on the loop")
+	testutil.Recv(t, done, waitFor, "a task on the loop")
 }
 
-// aListen opens a TCP listener on a kernel-chosen loopback port, closed when the
-// test ends.
-func aListen(t testing.TB) *transport.Listener {
+// listen opens a listener on network/address (a kernel-chosen loopback port with
+// "tcp", "127.0.0.1:0"), closed when the test ends.
+func listen(t testing.TB, network, address string) *transport.Listener {
 	t.Helper()
-	ln, err := transport.Listen("tcp", "127.0.0.1:0", transport.ListenConfig{ReuseAddr: true})
+	ln, err := transport.Listen(network, address, transport.ListenConfig{ReuseAddr: true})
 	if err != nil {
-		t.Fatalf("Listen: %v", err)
+		t.Fatalf("Listen(%s, %s): %v", network, address, err)
 	}
 	t.Cleanup(func() {
 		if err := ln.Close(); err != nil && !errors.Is(err, transport.ErrClosed) {
@@ -85,51 +91,81 @@ func aListen(t testing.TB) *transport.Listener {
 	return ln
 }
 
-// aServe opens a loopback listener and serves it on the running loop l with h.
-func aServe(t testing.TB, l *loop.Loop, h transport.Handler, cfg transport.Config) *transport.Listener {
+// serve listens on network/address and serves h on the running loop l; the
+// listener is closed when the test ends.
+func serve(t testing.TB, l *loop.Loop, network, address string, h transport.Handler, cfg transport.Config) *transport.Listener {
 	t.Helper()
-	ln := aListen(t)
+	ln := listen(t, network, address)
 	var err error
-	aOnLoop(t, l, func() { err = ln.Serve(l, h, cfg) })
+	onLoop(t, l, func() { err = ln.Serve(l, h, cfg) })
 	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	return ln
 }
 
-// aDial connects to addr with a deadline on every operation; the conn is closed
-// when the test ends.
-func aDial(t testing.TB, addr string) net.Conn {
+// dial is dialNetwork over TCP, for a test that needs the *net.TCPConn
+// (CloseWrite, SetLinger, SyscallConn).
+func dial(t testing.TB, addr string, rcvBuf int) *net.TCPConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, aWait)
-	if err != nil {
-		t.Fatalf("Dial %s: %v", addr, err)
+	return dialNetwork(t, "tcp", addr, rcvBuf).(*net.TCPConn)
+}
+
+// dialNetwork connects a plain net client to address with a deadline of
+// 2*waitFor on every read and write (it is set once, here, and a test may wait on
+// the conn more than once); rcvBuf > 0 sets SO_RCVBUF before the connect (so the
+// window is small from the start). It is closed when the test ends.
+func dialNetwork(t testing.TB, network, address string, rcvBuf int) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: waitFor}
+	if rcvBuf > 0 {
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}
 	}
-	c.SetDeadline(time.Now().Add(4 * aWait))
+	c, err := d.Dial(network, address)
+	if err != nil {
+		t.Fatalf("Dial(%s, %s): %v", network, address, err)
+	}
 	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(2 * waitFor))
 	return c
 }
 
-// aExpectEcho writes msg on c and fails the test unless the same bytes come back.
-func aExpectEcho(t testing.TB, c net.Conn, msg string) {
+// expectEcho writes msg on c and fails the test unless the same bytes come back.
+func expectEcho(t testing.TB, c io.ReadWriter, msg string) {
 	t.Helper()
-	if _, err := c.Write([]byte(msg)); err != nil {
-		t.Fatalf("client write: %v", err)
+	what := strconv.Quote(msg)
+	if len(msg) > 64 {
+		what = strconv.Itoa(len(msg)) + " bytes"
+	}
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatalf("client write of %s: %v", what, err)
 	}
 	got := make([]byte, len(msg))
 	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("client read of the echo of %q: %v", msg, err)
+		t.Fatalf("client read of the echo of %s: %v", what, err)
 	}
 	if string(got) != msg {
+		if len(msg) > 64 {
+			t.Fatalf("the echo of %s differs from what was sent", what)
+		}
 		t.Fatalf("echo: got %q, want %q", got, msg)
 	}
 }
 
-// aExpectClosed fails the test unless a read on c ends with EOF or a reset (not a
-// timeout): the server closed the connection.
-func aExpectClosed(t testing.TB, c net.Conn, what string) {
+// expectPeerClosed fails the test unless a read on c ends with EOF or a reset
+// (not a timeout, waitFor from now): the server closed the connection. Bytes read
+// before that are discarded; what names c in a failure.
+func expectPeerClosed(t testing.TB, c net.Conn, what string) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(aWait))
+	c.SetReadDeadline(time.Now().Add(waitFor))
 	var buf [64]byte
 	for {
 		n, err := c.Read(buf[:])
@@ -143,38 +179,38 @@ func aExpectClosed(t testing.TB, c net.Conn, what string) {
 	}
 }
 
-// aFuncs is a Handler made of optional functions.
-type aFuncs struct {
+// funcHandler is a Handler made of optional functions.
+type funcHandler struct {
 	open  func(c *transport.Conn)
 	data  func(c *transport.Conn)
 	close func(c *transport.Conn, err error)
 }
 
-func (h *aFuncs) OnOpen(c *transport.Conn) {
+func (h *funcHandler) OnOpen(c *transport.Conn) {
 	if h.open != nil {
 		h.open(c)
 	}
 }
 
-func (h *aFuncs) OnData(c *transport.Conn) {
+func (h *funcHandler) OnData(c *transport.Conn) {
 	if h.data != nil {
 		h.data(c)
 	}
 }
 
-func (h *aFuncs) OnWritable(*transport.Conn) {}
+func (h *funcHandler) OnWritable(*transport.Conn) {}
 
-func (h *aFuncs) OnClose(c *transport.Conn, err error) {
+func (h *funcHandler) OnClose(c *transport.Conn, err error) {
 	if h.close != nil {
 		h.close(c, err)
 	}
 }
 
-// aBlockAtRoundEnd is a loop target (an fd of /dev/null, kept out of the poller)
+// roundEndBlocker is a loop target (an fd of /dev/null, kept out of the poller)
 // whose OnRoundEnd, once until says so, holds the loop inside the end of its
 // round: after the round's events and tasks, before the fds released during the
 // round are closed.
-type aBlockAtRoundEnd struct {
+type roundEndBlocker struct {
 	fd      int
 	reg     *loop.Registration
 	until   func() bool
@@ -182,10 +218,10 @@ type aBlockAtRoundEnd struct {
 	release chan struct{}
 }
 
-func (b *aBlockAtRoundEnd) Fd() int                  { return b.fd }
-func (b *aBlockAtRoundEnd) HandleEvent(poller.Event) {}
+func (b *roundEndBlocker) Fd() int                  { return b.fd }
+func (b *roundEndBlocker) HandleEvent(poller.Event) {}
 
-func (b *aBlockAtRoundEnd) OnRoundEnd() {
+func (b *roundEndBlocker) OnRoundEnd() {
 	if !b.until() {
 		b.reg.AtRoundEnd() // ask again at the end of the next round
 		return
@@ -193,13 +229,13 @@ func (b *aBlockAtRoundEnd) OnRoundEnd() {
 	close(b.entered)
 	select {
 	case <-b.release:
-	case <-time.After(aWait):
+	case <-time.After(waitFor):
 	}
 }
 
 // register puts the blocker on l (which closes its fd when it closes) and asks
 // for its first round-end call. Loop goroutine only.
-func (b *aBlockAtRoundEnd) register(t testing.TB, l *loop.Loop) {
+func (b *roundEndBlocker) register(t testing.TB, l *loop.Loop) {
 	fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("open %s: %v", os.DevNull, err)
@@ -214,23 +250,23 @@ func (b *aBlockAtRoundEnd) register(t testing.TB, l *loop.Loop) {
 }
 
 func TestListenerCloseFromOtherGoroutineReturnsAfterFdReleased(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
-	ln := aServe(t, l, aEcho{}, transport.Config{})
+	l := startLoop(t, logLoopErrors(t))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", echoHandler{}, transport.Config{})
 	addr := ln.Addr().String()
-	aExpectEcho(t, aDial(t, addr), "before close")
+	expectEcho(t, dial(t, addr, 0), "before close")
 
 	// Hold the loop at the end of the round in which the listener is closed, after
 	// the close task has run but before the round closes released fds. A Close that
 	// returns here returns before the listening socket is gone.
-	blocker := &aBlockAtRoundEnd{
+	blocker := &roundEndBlocker{
 		until:   func() bool { return !transport.ListenerRegistered(ln) }, // the close task ran
 		entered: make(chan struct{}),
 		release: make(chan struct{}),
 	}
-	aOnLoop(t, l, func() { blocker.register(t, l) })
+	onLoop(t, l, func() { blocker.register(t, l) })
 	closed := make(chan error, 1)
 	go func() { closed <- ln.Close() }()
-	testutil.Recv(t, blocker.entered, aWait, "the round in which the listener closes")
+	testutil.Recv(t, blocker.entered, waitFor, "the round in which the listener closes")
 
 	select {
 	case err := <-closed:
@@ -250,7 +286,7 @@ func TestListenerCloseFromOtherGoroutineReturnsAfterFdReleased(t *testing.T) {
 		// Close is still waiting, as it should while the fd is open.
 	}
 	close(blocker.release)
-	if err := testutil.Recv(t, closed, aWait, "Listener.Close"); err != nil {
+	if err := testutil.Recv(t, closed, waitFor, "Listener.Close"); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -264,47 +300,47 @@ func TestListenerCloseFromOtherGoroutineReturnsAfterFdReleased(t *testing.T) {
 }
 
 func TestListenerCloseTwiceReturnsErrClosed(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
-	ln := aServe(t, l, aEcho{}, transport.Config{})
+	l := startLoop(t, logLoopErrors(t))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", echoHandler{}, transport.Config{})
 	closed := make(chan error, 1)
 	go func() { closed <- ln.Close() }() // from a goroutine that is not the loop's
-	if err := testutil.Recv(t, closed, aWait, "Listener.Close"); err != nil {
+	if err := testutil.Recv(t, closed, waitFor, "Listener.Close"); err != nil {
 		t.Fatalf("first Close: %v", err)
 	}
 	if err := ln.Close(); !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("second Close: %v, want ErrClosed", err)
 	}
-	var onLoop error
-	aOnLoop(t, l, func() { onLoop = ln.Close() })
-	if !errors.Is(onLoop, transport.ErrClosed) {
-		t.Fatalf("third Close, on the loop: %v, want ErrClosed", onLoop)
+	var onLoopErr error
+	onLoop(t, l, func() { onLoopErr = ln.Close() })
+	if !errors.Is(onLoopErr, transport.ErrClosed) {
+		t.Fatalf("third Close, on the loop: %v, want ErrClosed", onLoopErr)
 	}
 }
 
 func TestListenerServeTwiceFails(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
-	ln := aServe(t, l, aEcho{}, transport.Config{})
-	other := aStartLoop(t, loop.Config{})
+	l := startLoop(t, logLoopErrors(t))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", echoHandler{}, transport.Config{})
+	other := startLoop(t, logLoopErrors(t))
 	var again, elsewhere error
-	aOnLoop(t, l, func() { again = ln.Serve(l, aEcho{}, transport.Config{}) })
-	aOnLoop(t, other, func() { elsewhere = ln.Serve(other, aEcho{}, transport.Config{}) })
+	onLoop(t, l, func() { again = ln.Serve(l, echoHandler{}, transport.Config{}) })
+	onLoop(t, other, func() { elsewhere = ln.Serve(other, echoHandler{}, transport.Config{}) })
 	if again == nil {
 		t.Error("second Serve on the same loop succeeded; want an error")
 	}
 	if elsewhere == nil {
 		t.Error("second Serve on another loop succeeded; want an error")
 	}
-	aExpectEcho(t, aDial(t, ln.Addr().String()), "still served")
+	expectEcho(t, dial(t, ln.Addr().String(), 0), "still served")
 }
 
 func TestListenerServeAfterCloseReturnsErrClosed(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
-	ln := aListen(t)
+	l := startLoop(t, logLoopErrors(t))
+	ln := listen(t, "tcp", "127.0.0.1:0")
 	if err := ln.Close(); err != nil {
 		t.Fatalf("Close of an unserved listener: %v", err)
 	}
 	var err error
-	aOnLoop(t, l, func() { err = ln.Serve(l, aEcho{}, transport.Config{}) })
+	onLoop(t, l, func() { err = ln.Serve(l, echoHandler{}, transport.Config{}) })
 	if !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("Serve after Close: %v, want ErrClosed", err)
 	}
@@ -314,7 +350,7 @@ func TestListenerServeAfterCloseReturnsErrClosed(t *testing.T) {
 }
 
 func TestListenerCloseRemovesUnixSocketPath(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
+	l := startLoop(t, logLoopErrors(t))
 	for _, served := range []bool{false, true} {
 		path := filepath.Join(t.TempDir(), "s.sock")
 		ln, err := transport.Listen("unix", path, transport.ListenConfig{})
@@ -327,18 +363,18 @@ func TestListenerCloseRemovesUnixSocketPath(t *testing.T) {
 		}
 		if served {
 			var serveErr error
-			aOnLoop(t, l, func() { serveErr = ln.Serve(l, aEcho{}, transport.Config{}) })
+			onLoop(t, l, func() { serveErr = ln.Serve(l, echoHandler{}, transport.Config{}) })
 			if serveErr != nil {
 				ln.Close()
 				t.Fatalf("Serve: %v", serveErr)
 			}
-			c, err := net.DialTimeout("unix", path, aWait)
+			c, err := net.DialTimeout("unix", path, waitFor)
 			if err != nil {
 				ln.Close()
 				t.Fatalf("Dial unix: %v", err)
 			}
-			c.SetDeadline(time.Now().Add(aWait))
-			aExpectEcho(t, c, "over a unix socket")
+			c.SetDeadline(time.Now().Add(waitFor))
+			expectEcho(t, c, "over a unix socket")
 			c.Close()
 		}
 		if err := ln.Close(); err != nil {
@@ -375,8 +411,8 @@ func TestListenerReusePortLetsTwoListenersBindOnePort(t *testing.T) {
 }
 
 func TestListenerAddrReportsKernelChosenPort(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
-	ln := aServe(t, l, aEcho{}, transport.Config{})
+	l := startLoop(t, logLoopErrors(t))
+	ln := serve(t, l, "tcp", "127.0.0.1:0", echoHandler{}, transport.Config{})
 	a, ok := ln.Addr().(*net.TCPAddr)
 	if !ok {
 		t.Fatalf("Addr is %T, want *net.TCPAddr", ln.Addr())
@@ -384,7 +420,7 @@ func TestListenerAddrReportsKernelChosenPort(t *testing.T) {
 	if a.Port == 0 || !a.IP.Equal(net.IPv4(127, 0, 0, 1)) {
 		t.Fatalf("Addr %v: want 127.0.0.1 and a non-zero port", a)
 	}
-	aExpectEcho(t, aDial(t, a.String()), "to the reported port")
+	expectEcho(t, dial(t, a.String(), 0), "to the reported port")
 }
 
 func TestListenerDualStackAcceptsIPv4Client(t *testing.T) {
@@ -395,10 +431,10 @@ func TestListenerDualStackAcceptsIPv4Client(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Listen tcp :0: %v", err)
 	}
-	l := aStartLoop(t, loop.Config{})
+	l := startLoop(t, logLoopErrors(t))
 	t.Cleanup(func() { ln.Close() })
 	var serveErr error
-	aOnLoop(t, l, func() { serveErr = ln.Serve(l, aEcho{}, transport.Config{}) })
+	onLoop(t, l, func() { serveErr = ln.Serve(l, echoHandler{}, transport.Config{}) })
 	if serveErr != nil {
 		t.Fatalf("Serve: %v", serveErr)
 	}
@@ -406,7 +442,7 @@ func TestListenerDualStackAcceptsIPv4Client(t *testing.T) {
 	if port == 0 {
 		t.Fatalf("Addr %v has port 0", ln.Addr())
 	}
-	aExpectEcho(t, aDial(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))), "IPv4 to a dual-stack listener")
+	expectEcho(t, dial(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 0), "IPv4 to a dual-stack listener")
 }
 
 func TestListenBadNetworkReturnsErrNetwork(t *testing.T) {
@@ -423,18 +459,18 @@ func TestListenBadNetworkReturnsErrNetwork(t *testing.T) {
 	}
 }
 
-// aQuietTarget is a loop target on a socket that never has anything to read: every
+// quietTarget is a loop target on a socket that never has anything to read: every
 // event it gets is a stale one meant for another fd.
-type aQuietTarget struct {
+type quietTarget struct {
 	fd     int
 	events []poller.Event
 }
 
-func (q *aQuietTarget) Fd() int                     { return q.fd }
-func (q *aQuietTarget) HandleEvent(ev poller.Event) { q.events = append(q.events, ev) }
-func (q *aQuietTarget) String() string              { return "quiet fd " + strconv.Itoa(q.fd) }
+func (q *quietTarget) Fd() int                     { return q.fd }
+func (q *quietTarget) HandleEvent(ev poller.Event) { q.events = append(q.events, ev) }
+func (q *quietTarget) String() string              { return "quiet fd " + strconv.Itoa(q.fd) }
 
-var _ loop.Target = (*aQuietTarget)(nil)
+var _ loop.Target = (*quietTarget)(nil)
 
 // closeListenerOnOpen closes its listener from the first OnOpen.
 type closeListenerOnOpen struct {
@@ -452,7 +488,7 @@ func (h closeListenerOnOpen) OnOpen(c *transport.Conn) {
 // A listener closed by a conn's OnOpen, in the middle of an accept burst, accepts
 // nothing more, although its fd stays open until the batch ends.
 func TestListenerClosedInOnOpenStopsAcceptBurst(t *testing.T) {
-	l := aStartLoop(t, loop.Config{})
+	l := startLoop(t, logLoopErrors(t))
 	ln, err := transport.Listen("tcp", "127.0.0.1:0", transport.ListenConfig{ReuseAddr: true})
 	if err != nil {
 		t.Fatal(err)
@@ -463,7 +499,7 @@ func TestListenerClosedInOnOpenStopsAcceptBurst(t *testing.T) {
 	hold, held := make(chan struct{}), make(chan struct{})
 	var release sync.Once
 	t.Cleanup(func() { release.Do(func() { close(hold) }) }) // runs before the loop's cleanup
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		if err := ln.Serve(l, closeListenerOnOpen{ln: ln, opened: &opened}, transport.Config{}); err != nil {
 			t.Error(err)
 		}
@@ -471,18 +507,18 @@ func TestListenerClosedInOnOpenStopsAcceptBurst(t *testing.T) {
 	if err := l.Submit(func() { close(held); <-hold }); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Recv(t, held, aWait, "the loop to be held")
+	testutil.Recv(t, held, waitFor, "the loop to be held")
 	var clients []net.Conn
 	for i := 0; i < 3; i++ {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), aWait)
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), waitFor)
 		if err != nil {
 			t.Fatal(err)
 		}
 		clients = append(clients, c)
 	}
 	release.Do(func() { close(hold) })
-	testutil.Eventually(t, aWait, func() bool { return opened.Load() >= 1 }, "the first OnOpen")
-	aOnLoop(t, l, func() {}) // a full round after the burst
+	testutil.Eventually(t, waitFor, func() bool { return opened.Load() >= 1 }, "the first OnOpen")
+	onLoop(t, l, func() {}) // a full round after the burst
 	if n := opened.Load(); n != 1 {
 		t.Fatalf("%d conns opened, want 1: the listener kept accepting after Close", n)
 	}

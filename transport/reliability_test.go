@@ -38,28 +38,28 @@ func TestWriteLargerThanSocketBufferKeepsOrderAndStopsWriteInterest(t *testing.T
 		// window, so the few allowed are for stray wakeups.
 		maxQuietRounds = 20
 	)
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
-	msg := rLongPattern(6, size)
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
+	msg := longPattern(6, size)
 	want := sha256.Sum256(msg)
 	h.open = func(c *transport.Conn) {
-		bSetSndBuf(t, c, bSmallBuf)
+		setSndBuf(t, c, smallBuf)
 		if _, err := c.Write(msg); err != nil {
 			t.Errorf("Write of %d bytes: %v", len(msg), err)
 		}
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
 	// The client's receive buffer is small too, so each of its reads opens the
 	// window and is acknowledged at once. With a large one each send buffer's worth
 	// in flight waits for a delayed ACK (40 ms) and 64 MiB takes over a minute.
-	cl := bDial(t, ln.Addr().String(), bSmallBuf)
-	cl.SetDeadline(time.Now().Add(3 * bWait))
+	cl := dial(t, ln.Addr().String(), smallBuf)
+	cl.SetDeadline(time.Now().Add(3 * waitFor))
 	c := h.accept(t)
 
 	// The kernel took its few tens of KiB; the rest waits in the conn's queue.
 	var queued int
 	var interest poller.Interest
-	aOnLoop(t, l, func() { queued, interest = c.Queued(), transport.ConnInterest(c) })
+	onLoop(t, l, func() { queued, interest = c.Queued(), transport.ConnInterest(c) })
 	if queued < size/2 || interest&poller.Writable == 0 {
 		t.Fatalf("after writing %d bytes to a 16 KiB send buffer: %d queued, interest %v; want most of it queued and Writable asked for",
 			size, queued, interest)
@@ -86,7 +86,7 @@ func TestWriteLargerThanSocketBufferKeepsOrderAndStopsWriteInterest(t *testing.T
 	// The last write has returned (the client read its bytes), so the conn has
 	// settled its interest in the same handler call.
 	var state transport.State
-	aOnLoop(t, l, func() { queued, interest, state = c.Queued(), transport.ConnInterest(c), c.State() })
+	onLoop(t, l, func() { queued, interest, state = c.Queued(), transport.ConnInterest(c), c.State() })
 	if queued != 0 || state != transport.Open {
 		t.Fatalf("after the client read everything: %d queued, state %v; want 0 and open", queued, state)
 	}
@@ -108,13 +108,13 @@ func TestWriteLargerThanSocketBufferKeepsOrderAndStopsWriteInterest(t *testing.T
 	}
 }
 
-// rLongPattern returns n bytes made of 1 MiB blocks, each a different rotation of
+// longPattern returns n bytes made of 1 MiB blocks, each a different rotation of
 // one pseudo-random MiB: no two blocks alike, so a checksum of the stream still
-// catches bytes out of order, and far cheaper than bPattern(seed, n) under the
+// catches bytes out of order, and far cheaper than randomPattern(seed, n) under the
 // race detector (0.1 s instead of 0.9 s for 64 MiB).
-func rLongPattern(seed uint64, n int) []byte {
+func longPattern(seed uint64, n int) []byte {
 	const block = 1 << 20
-	base := bPattern(seed, block)
+	base := randomPattern(seed, block)
 	p := make([]byte, n)
 	for off, i := 0, 0; off < n; off, i = off+block, i+1 {
 		r := i * 4099 % block // 4099 is odd, so no two blocks share a rotation
@@ -131,10 +131,10 @@ func rLongPattern(seed uint64, n int) []byte {
 // EAGAIN), and a real event whose read the seam answers with EAGAIN once (the
 // level-triggered poller then reports the bytes again). The conn echoes after both.
 func TestSpuriousReadableEventIsIgnored(t *testing.T) {
-	watched := rWatch()
+	watched := newWatchedFd()
 	var armed atomic.Bool // the next read of the watched fd returns EAGAIN
 	var injected, realEAGAIN atomic.Int64
-	rIntercept(t, &sys.Read, watched, func(real rIOFunc, fd int, p []byte) (int, error) {
+	interceptIO(t, &sys.Read, watched, func(real ioFunc, fd int, p []byte) (int, error) {
 		if armed.CompareAndSwap(true, false) {
 			injected.Inc()
 			return -1, unix.EAGAIN
@@ -145,28 +145,28 @@ func TestSpuriousReadableEventIsIgnored(t *testing.T) {
 		}
 		return n, err
 	})
-	l := bStartLoop(t, nil) // an OnError fails the test
-	h := bNewHandler()
+	l := startLoop(t, nil) // an OnError fails the test
+	h := newRecordingHandler()
 	var emptyOnData atomic.Int64
 	h.open = func(c *transport.Conn) { watched.Store(int64(c.Fd())) }
 	h.data = func(c *transport.Conn) {
 		if c.Buffered() == 0 {
 			emptyOnData.Inc()
 		}
-		bEcho(c)
+		echoAll(c)
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
-	bExpectEcho(t, cl, "before")
+	expectEcho(t, cl, "before")
 
 	// A readable event delivered by hand, with the socket empty.
 	onData := h.onData.Load()
 	var inq int
 	var eagains int64
 	var state transport.State
-	aOnLoop(t, l, func() {
-		inq, eagains = bInq(t, c.Fd()), realEAGAIN.Load()
+	onLoop(t, l, func() {
+		inq, eagains = kernelInq(t, c.Fd()), realEAGAIN.Load()
 		transport.DeliverEvent(c, poller.Event{Fd: c.Fd(), Ready: poller.Readable})
 		state, eagains = c.State(), realEAGAIN.Load()-eagains
 	})
@@ -179,12 +179,12 @@ func TestSpuriousReadableEventIsIgnored(t *testing.T) {
 	if state != transport.Open || h.onData.Load() != onData {
 		t.Errorf("after a spurious readable event: state %v, %d OnData; want open and none", state, h.onData.Load()-onData)
 	}
-	bExpectEcho(t, cl, "after a spurious event")
+	expectEcho(t, cl, "after a spurious event")
 
 	// A real event whose first read is answered with EAGAIN.
 	armed.Store(true)
 	onData = h.onData.Load()
-	bExpectEcho(t, cl, "after an EAGAIN read")
+	expectEcho(t, cl, "after an EAGAIN read")
 	if injected.Load() != 1 {
 		t.Fatalf("setup: the seam answered %d reads with EAGAIN, want 1", injected.Load())
 	}
@@ -192,17 +192,17 @@ func TestSpuriousReadableEventIsIgnored(t *testing.T) {
 		t.Errorf("OnData ran %d times for one message whose first read got EAGAIN, want 1", n)
 	}
 
-	bRounds(t, l, 2)
-	aOnLoop(t, l, func() { state = c.State() })
+	runRounds(t, l, 2)
+	onLoop(t, l, func() { state = c.State() })
 	if state != transport.Open || h.closeCount(c) != 0 || emptyOnData.Load() != 0 {
 		t.Errorf("state %v, %d OnClose, %d OnData with nothing buffered; want open, 0, 0",
 			state, h.closeCount(c), emptyOnData.Load())
 	}
 }
 
-// rSameFile reports whether fd still refers to the file (dev, ino) named, that
+// isSameFile reports whether fd still refers to the file (dev, ino) named, that
 // is whether it is still open and its number not reused by another file.
-func rSameFile(fd int, dev, ino uint64) bool {
+func isSameFile(fd int, dev, ino uint64) bool {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return false
@@ -210,8 +210,8 @@ func rSameFile(fd int, dev, ino uint64) bool {
 	return st.Dev == dev && st.Ino == ino
 }
 
-// rFileID returns the (dev, ino) of the file fd refers to.
-func rFileID(t testing.TB, fd int) (dev, ino uint64) {
+// fileID returns the (dev, ino) of the file fd refers to.
+func fileID(t testing.TB, fd int) (dev, ino uint64) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		t.Errorf("fstat %d: %v", fd, err)
@@ -219,10 +219,10 @@ func rFileID(t testing.TB, fd int) (dev, ino uint64) {
 	return st.Dev, st.Ino
 }
 
-// rTakeFdNumber opens sockets until one gets the fd number want (the kernel hands
+// takeFdNumber opens sockets until one gets the fd number want (the kernel hands
 // out the lowest free number) and returns it, open, for the caller to close; the
 // others are closed. It returns -1 if want is taken by someone else.
-func rTakeFdNumber(t testing.TB, want int) int {
+func takeFdNumber(t testing.TB, want int) int {
 	t.Helper()
 	var spares []int
 	defer func() {

@@ -21,10 +21,10 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// rIOFunc is the shape of sys.Read and sys.Write.
-type rIOFunc = func(fd int, p []byte) (int, error)
+// ioFunc is the shape of sys.Read and sys.Write.
+type ioFunc = func(fd int, p []byte) (int, error)
 
-// rIntercept swaps *slot (&sys.Read or &sys.Write) for a function that hands calls
+// interceptIO swaps *slot (&sys.Read or &sys.Write) for a function that hands calls
 // on the fd held in watched to fake, along with the real function, and every
 // other call (the loop's eventfd, other conns) straight to the real one. Set
 // watched once the fd is known (in OnOpen, say); until then it is -1 and nothing
@@ -32,7 +32,7 @@ type rIOFunc = func(fd int, p []byte) (int, error)
 // the slot: swapping it while the loop runs is a data race. The original comes
 // back when the test ends, after the loop has been stopped (cleanups run last
 // registered first).
-func rIntercept(t *testing.T, slot *rIOFunc, watched *atomic.Int64, fake func(real rIOFunc, fd int, p []byte) (int, error)) {
+func interceptIO(t *testing.T, slot *ioFunc, watched *atomic.Int64, fake func(real ioFunc, fd int, p []byte) (int, error)) {
 	t.Helper()
 	real := *slot
 	t.Cleanup(sys.Swap(slot, func(fd int, p []byte) (int, error) {
@@ -43,20 +43,20 @@ func rIntercept(t *testing.T, slot *rIOFunc, watched *atomic.Int64, fake func(re
 	}))
 }
 
-// rWatch returns an fd holder for rIntercept that watches nothing yet.
-func rWatch() *atomic.Int64 { return atomic.NewInt64(-1) }
+// newWatchedFd returns an fd holder for interceptIO that watches nothing yet.
+func newWatchedFd() *atomic.Int64 { return atomic.NewInt64(-1) }
 
-// rCloses counts the close(2) calls made through sys.Close, per fd number.
-type rCloses struct {
+// closeCounts counts the close(2) calls made through sys.Close, per fd number.
+type closeCounts struct {
 	mu sync.Mutex
 	n  map[int]int
 }
 
-// rCountCloses wraps sys.Close to count its calls per fd number. Like
-// rIntercept, it must run before the loop starts.
-func rCountCloses(t *testing.T) *rCloses {
+// countCloses wraps sys.Close to count its calls per fd number. Like
+// interceptIO, it must run before the loop starts.
+func countCloses(t *testing.T) *closeCounts {
 	t.Helper()
-	cc := &rCloses{n: make(map[int]int)}
+	cc := &closeCounts{n: make(map[int]int)}
 	real := sys.Close
 	t.Cleanup(sys.Swap(&sys.Close, func(fd int) error {
 		cc.mu.Lock()
@@ -68,27 +68,27 @@ func rCountCloses(t *testing.T) *rCloses {
 }
 
 // of returns how many times sys.Close was called for fd.
-func (cc *rCloses) of(fd int) int {
+func (cc *closeCounts) of(fd int) int {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	return cc.n[fd]
 }
 
-// rAsyncResults records AsyncWrite callbacks in the order they ran: the index of
+// asyncResults records AsyncWrite callbacks in the order they ran: the index of
 // each write, the error it got, and how many times each index ran. The callbacks
 // run on the loop goroutine, the reads happen on the test goroutine, so a mutex
 // guards it.
-type rAsyncResults struct {
+type asyncResults struct {
 	mu    sync.Mutex
 	order []int
 	errs  []error
 	calls []int
 }
 
-func rNewAsyncResults(n int) *rAsyncResults { return &rAsyncResults{calls: make([]int, n)} }
+func newAsyncResults(n int) *asyncResults { return &asyncResults{calls: make([]int, n)} }
 
 // done returns the callback for AsyncWrite number i.
-func (r *rAsyncResults) done(i int) func(error) {
+func (r *asyncResults) done(i int) func(error) {
 	return func(err error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -99,7 +99,7 @@ func (r *rAsyncResults) done(i int) func(error) {
 }
 
 // ran returns how many callbacks have run so far.
-func (r *rAsyncResults) ran() int {
+func (r *asyncResults) ran() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.order)
@@ -108,7 +108,7 @@ func (r *rAsyncResults) ran() int {
 // checkEachOnceInOrder fails the test unless every callback ran exactly once, in
 // the order of the AsyncWrite calls, and returns how many of them got nil. It
 // also fails if a nil follows an error: bytes after a failure were not written.
-func (r *rAsyncResults) checkEachOnceInOrder(t *testing.T) (ok int) {
+func (r *asyncResults) checkEachOnceInOrder(t *testing.T) (ok int) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -138,13 +138,13 @@ func (r *rAsyncResults) checkEachOnceInOrder(t *testing.T) (ok int) {
 // every AsyncWrite callback must run once, in order, with nil.
 func TestShortWritesKeepOrderAndIntegrity(t *testing.T) {
 	const total = 4 << 20
-	watched := rWatch()
+	watched := newWatchedFd()
 	var calls, shorts, eagains atomic.Int64
 	// The fake runs only for the watched fd, which only the loop goroutine writes:
 	// rng needs no lock.
 	rng := rand.New(rand.NewPCG(7, 11))
 	limits := [...]int{7, 100, 1500, 9000}
-	rIntercept(t, &sys.Write, watched, func(real rIOFunc, fd int, p []byte) (int, error) {
+	interceptIO(t, &sys.Write, watched, func(real ioFunc, fd int, p []byte) (int, error) {
 		calls.Inc()
 		if rng.IntN(8) == 0 {
 			eagains.Inc()
@@ -156,14 +156,14 @@ func TestShortWritesKeepOrderAndIntegrity(t *testing.T) {
 		}
 		return real(fd, p)
 	})
-	l := bStartLoop(t, nil)
-	h := bNewHandler()
+	l := startLoop(t, nil)
+	h := newRecordingHandler()
 	h.open = func(c *transport.Conn) { watched.Store(int64(c.Fd())) }
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 
-	msg := bPattern(13, total)
+	msg := randomPattern(13, total)
 	var sizes []int
 	sizer := rand.New(rand.NewPCG(13, 17))
 	for off := 0; off < total; {
@@ -171,7 +171,7 @@ func TestShortWritesKeepOrderAndIntegrity(t *testing.T) {
 		sizes = append(sizes, n)
 		off += n
 	}
-	results := rNewAsyncResults(len(sizes))
+	results := newAsyncResults(len(sizes))
 	off := 0
 	for i, n := range sizes {
 		if err := c.AsyncWrite(msg[off:off+n], results.done(i)); err != nil {
@@ -186,8 +186,8 @@ func TestShortWritesKeepOrderAndIntegrity(t *testing.T) {
 	if !bytes.Equal(got, msg) {
 		t.Fatalf("the 4 MiB stream arrived corrupted or out of order: first difference at byte %d", firstDiff(got, msg))
 	}
-	testutil.Eventually(t, bWait, func() bool { return results.ran() == len(sizes) }, "every AsyncWrite callback to run")
-	bRounds(t, l, 2)
+	testutil.Eventually(t, waitFor, func() bool { return results.ran() == len(sizes) }, "every AsyncWrite callback to run")
+	runRounds(t, l, 2)
 	if ok := results.checkEachOnceInOrder(t); ok != len(sizes) {
 		t.Errorf("%d of %d AsyncWrite callbacks got nil, want all", ok, len(sizes))
 	}
@@ -205,39 +205,39 @@ func TestShortWritesKeepOrderAndIntegrity(t *testing.T) {
 // SIGPROF) lands before the call moved a byte. Each must be retried: the echo
 // stays intact, and the conn sees no error and does not close.
 func TestEINTROnReadAndWriteIsRetried(t *testing.T) {
-	watched := rWatch()
+	watched := newWatchedFd()
 	var readEINTR, writeEINTR atomic.Int64
 	// The toggles are touched only on the loop goroutine (the watched fd's reads
 	// and writes happen there).
 	var readTurn, writeTurn bool
-	rIntercept(t, &sys.Read, watched, func(real rIOFunc, fd int, p []byte) (int, error) {
+	interceptIO(t, &sys.Read, watched, func(real ioFunc, fd int, p []byte) (int, error) {
 		if readTurn = !readTurn; readTurn {
 			readEINTR.Inc()
 			return -1, unix.EINTR
 		}
 		return real(fd, p)
 	})
-	rIntercept(t, &sys.Write, watched, func(real rIOFunc, fd int, p []byte) (int, error) {
+	interceptIO(t, &sys.Write, watched, func(real ioFunc, fd int, p []byte) (int, error) {
 		if writeTurn = !writeTurn; writeTurn {
 			writeEINTR.Inc()
 			return 0, unix.EINTR
 		}
 		return real(fd, p)
 	})
-	l := bStartLoop(t, nil) // an OnError fails the test
-	h := bNewHandler()
+	l := startLoop(t, nil) // an OnError fails the test
+	h := newRecordingHandler()
 	h.open = func(c *transport.Conn) { watched.Store(int64(c.Fd())) }
-	h.data = bEcho
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
-	cl := bDial(t, ln.Addr().String(), 0)
+	h.data = echoAll
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	cl := dial(t, ln.Addr().String(), 0)
 	c := h.accept(t)
 
 	for _, msg := range []string{"one", "two", "three", "a somewhat longer fourth message"} {
-		bExpectEcho(t, cl, msg)
+		expectEcho(t, cl, msg)
 	}
 	// A large echo: many reads and writes, some of them blocked, all interrupted
 	// every other time.
-	big := bPattern(17, 1<<20)
+	big := randomPattern(17, 1<<20)
 	wrote := make(chan error, 1)
 	go func() { _, err := cl.Write(big); wrote <- err }()
 	got := make([]byte, len(big))
@@ -247,12 +247,12 @@ func TestEINTROnReadAndWriteIsRetried(t *testing.T) {
 	if !bytes.Equal(got, big) {
 		t.Fatalf("1 MiB echo corrupted at byte %d", firstDiff(got, big))
 	}
-	if err := testutil.Recv(t, wrote, bWait, "client write"); err != nil {
+	if err := testutil.Recv(t, wrote, waitFor, "client write"); err != nil {
 		t.Fatal(err)
 	}
-	bRounds(t, l, 2)
+	runRounds(t, l, 2)
 	var state transport.State
-	aOnLoop(t, l, func() { state = c.State() })
+	onLoop(t, l, func() { state = c.State() })
 	if state != transport.Open || h.closeCount(c) != 0 {
 		t.Errorf("conn state %v with %d OnClose after EINTRs, want open and none", state, h.closeCount(c))
 	}
@@ -270,10 +270,10 @@ func TestEINTROnReadAndWriteIsRetried(t *testing.T) {
 // exactly once; and the peer must have received exactly the bytes written before.
 func TestResetReportedByWriteClosesOnceAndFailsQueuedWrites(t *testing.T) {
 	const writes, size, resetAfter = 64, 64 << 10, 1 << 20
-	closes := rCountCloses(t)
-	watched := rWatch()
+	closes := countCloses(t)
+	watched := newWatchedFd()
 	var passed, resets atomic.Int64 // only the loop goroutine writes them
-	rIntercept(t, &sys.Write, watched, func(real rIOFunc, fd int, p []byte) (int, error) {
+	interceptIO(t, &sys.Write, watched, func(real ioFunc, fd int, p []byte) (int, error) {
 		left := resetAfter - passed.Load()
 		if left <= 0 {
 			resets.Inc()
@@ -285,27 +285,27 @@ func TestResetReportedByWriteClosesOnceAndFailsQueuedWrites(t *testing.T) {
 		}
 		return n, err
 	})
-	l := bStartLoop(t, nil) // an OnError fails the test: the error goes to OnClose only
-	h := bNewHandler()
+	l := startLoop(t, nil) // an OnError fails the test: the error goes to OnClose only
+	h := newRecordingHandler()
 	h.open = func(c *transport.Conn) {
-		bSetSndBuf(t, c, bSmallBuf)
+		setSndBuf(t, c, smallBuf)
 		watched.Store(int64(c.Fd()))
 	}
-	ln := bServe(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
+	ln := serve(t, l, "tcp", "127.0.0.1:0", h, transport.Config{})
 	// Small buffers and a client that reads nothing yet: the kernel takes a few
 	// tens of KiB, far from the 1 MiB of the reset, until every write is queued.
-	cl := bDial(t, ln.Addr().String(), bSmallBuf)
+	cl := dial(t, ln.Addr().String(), smallBuf)
 	c := h.accept(t)
 	fd := c.Fd()
 
-	msg := bPattern(19, writes*size)
-	results := rNewAsyncResults(writes)
+	msg := randomPattern(19, writes*size)
+	results := newAsyncResults(writes)
 	for i := 0; i < writes; i++ {
 		if err := c.AsyncWrite(msg[i*size:(i+1)*size], results.done(i)); err != nil {
 			t.Fatalf("AsyncWrite %d: %v", i, err)
 		}
 	}
-	aOnLoop(t, l, func() {}) // tasks run in order: every AsyncWrite is queued now
+	onLoop(t, l, func() {}) // tasks run in order: every AsyncWrite is queued now
 	if n := passed.Load(); n >= resetAfter {
 		t.Fatalf("setup: %d bytes went out before every write was queued", n)
 	}
@@ -319,8 +319,8 @@ func TestResetReportedByWriteClosesOnceAndFailsQueuedWrites(t *testing.T) {
 	if cls.c != c || !errors.Is(cls.err, unix.ECONNRESET) {
 		t.Errorf("OnClose err = %v, want one wrapping ECONNRESET", cls.err)
 	}
-	testutil.Eventually(t, bWait, func() bool { return results.ran() == writes }, "every AsyncWrite callback to run")
-	bRounds(t, l, 3)
+	testutil.Eventually(t, waitFor, func() bool { return results.ran() == writes }, "every AsyncWrite callback to run")
+	runRounds(t, l, 3)
 	ok := results.checkEachOnceInOrder(t)
 	results.mu.Lock()
 	for k, err := range results.errs[ok:] {
@@ -341,7 +341,7 @@ func TestResetReportedByWriteClosesOnceAndFailsQueuedWrites(t *testing.T) {
 	if n := resets.Load(); n != 1 {
 		t.Errorf("%d writes after the reset, want 1: the conn kept writing to a reset socket", n)
 	}
-	got := testutil.Recv(t, received, bWait, "the client to see the close")
+	got := testutil.Recv(t, received, waitFor, "the client to see the close")
 	if !bytes.Equal(got, msg[:resetAfter]) {
 		t.Errorf("client got %d bytes, want the %d written before the reset (first difference at %d)",
 			len(got), resetAfter, firstDiff(got, msg[:resetAfter]))

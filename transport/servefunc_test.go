@@ -14,9 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,13 +23,9 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// sfWait bounds every wait for an event in these tests. It is generous because
-// the race detector on two cores is slow; a passing test never waits this long.
-const sfWait = 10 * time.Second
-
-// sfListen listens on network/address, closed when the test ends. It skips the
-// test when the address family is not available here (no IPv6).
-func sfListen(t *testing.T, network, address string) *transport.Listener {
+// listenOrSkip is listen, but it skips the test when the address family is not
+// available here (no IPv6).
+func listenOrSkip(t *testing.T, network, address string) *transport.Listener {
 	t.Helper()
 	ln, err := transport.Listen(network, address, transport.ListenConfig{ReuseAddr: true})
 	if err != nil {
@@ -48,55 +42,30 @@ func sfListen(t *testing.T, network, address string) *transport.Listener {
 	return ln
 }
 
-// sfServeFunc serves ln on the running loop l with accepted.
-func sfServeFunc(t *testing.T, l *loop.Loop, ln *transport.Listener, accepted func(int, netip.AddrPort)) {
+// serveFunc serves ln on the running loop l with accepted.
+func serveFunc(t *testing.T, l *loop.Loop, ln *transport.Listener, accepted func(int, netip.AddrPort)) {
 	t.Helper()
 	var err error
-	aOnLoop(t, l, func() { err = ln.ServeFunc(l, accepted) })
+	onLoop(t, l, func() { err = ln.ServeFunc(l, accepted) })
 	if err != nil {
 		t.Fatalf("ServeFunc: %v", err)
 	}
 }
 
-// sfDial connects a net client, with a deadline on every operation and, when
-// rcvBuf > 0, SO_RCVBUF set before the connect. It is closed when the test ends.
-func sfDial(t *testing.T, network, address string, rcvBuf int) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: sfWait}
-	if rcvBuf > 0 {
-		d.Control = func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			if err := rc.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
-			}); err != nil {
-				return err
-			}
-			return serr
-		}
-	}
-	c, err := d.Dial(network, address)
-	if err != nil {
-		t.Fatalf("Dial(%s, %s): %v", network, address, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(sfWait))
-	return c
-}
-
-// sfAccepted is what one call of the accept function saw.
-type sfAccepted struct {
+// acceptCall is what one call of the accept function saw.
+type acceptCall struct {
 	fd       int
 	remote   netip.AddrPort
 	nonblock bool
 	cloexec  bool
 }
 
-// sfRecordAndClose is an accept function that records each call on the returned
-// channel and closes the fd, which it owns.
-func sfRecordAndClose() (func(int, netip.AddrPort), <-chan sfAccepted) {
-	ch := make(chan sfAccepted, 16)
+// recordAndCloseAccepts is an accept function that records each call on the
+// returned channel and closes the fd, which it owns.
+func recordAndCloseAccepts() (func(int, netip.AddrPort), <-chan acceptCall) {
+	ch := make(chan acceptCall, 16)
 	return func(fd int, remote netip.AddrPort) {
-		a := sfAccepted{fd: fd, remote: remote}
+		a := acceptCall{fd: fd, remote: remote}
 		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
 			a.nonblock = fl&unix.O_NONBLOCK != 0
 		}
@@ -108,8 +77,8 @@ func sfRecordAndClose() (func(int, netip.AddrPort), <-chan sfAccepted) {
 	}, ch
 }
 
-// sfPort is the port of a TCP address.
-func sfPort(t *testing.T, a net.Addr) int {
+// tcpPort is the port of a TCP address.
+func tcpPort(t *testing.T, a net.Addr) int {
 	t.Helper()
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
@@ -135,15 +104,15 @@ func TestServeFuncPassesEachFdAndPeerAddress(t *testing.T) {
 		{"dual-stack :0, IPv6 client", "tcp", ":0", "tcp6", "::1", "::1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := bStartLoop(t, nil)
-			ln := sfListen(t, tc.network, tc.listen)
-			accept, got := sfRecordAndClose()
-			sfServeFunc(t, l, ln, accept)
-			port := sfPort(t, ln.Addr())
+			l := startLoop(t, nil)
+			ln := listenOrSkip(t, tc.network, tc.listen)
+			accept, got := recordAndCloseAccepts()
+			serveFunc(t, l, ln, accept)
+			port := tcpPort(t, ln.Addr())
 			for i := range 3 {
-				c := sfDial(t, tc.dialNet, net.JoinHostPort(tc.dialIP, strconv.Itoa(port)), 0)
-				a := testutil.Recv(t, got, sfWait, "the accept function")
-				want := netip.AddrPortFrom(netip.MustParseAddr(tc.wantIP), uint16(sfPort(t, c.LocalAddr())))
+				c := dialNetwork(t, tc.dialNet, net.JoinHostPort(tc.dialIP, strconv.Itoa(port)), 0)
+				a := testutil.Recv(t, got, waitFor, "the accept function")
+				want := netip.AddrPortFrom(netip.MustParseAddr(tc.wantIP), uint16(tcpPort(t, c.LocalAddr())))
 				if a.remote != want {
 					t.Errorf("client %d: accept function got remote %v, want %v", i, a.remote, want)
 				}
@@ -173,13 +142,13 @@ func TestServeFuncUnixPeerHasZeroAddrPort(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	path := filepath.Join(dir, "s")
 
-	l := bStartLoop(t, nil)
-	ln := sfListen(t, "unix", path)
-	accept, got := sfRecordAndClose()
-	sfServeFunc(t, l, ln, accept)
+	l := startLoop(t, nil)
+	ln := listenOrSkip(t, "unix", path)
+	accept, got := recordAndCloseAccepts()
+	serveFunc(t, l, ln, accept)
 	for i := range 2 {
-		sfDial(t, "unix", path, 0)
-		a := testutil.Recv(t, got, sfWait, "the accept function")
+		dialNetwork(t, "unix", path, 0)
+		a := testutil.Recv(t, got, waitFor, "the accept function")
 		if a.remote != (netip.AddrPort{}) || a.remote.IsValid() {
 			t.Errorf("unix client %d: remote %v, want the zero AddrPort", i, a.remote)
 		}
@@ -189,33 +158,33 @@ func TestServeFuncUnixPeerHasZeroAddrPort(t *testing.T) {
 	}
 }
 
-// sfEcho echoes every byte it reads and reports each OnOpen, with the loop the
-// conn belongs to and whether OnOpen ran on that loop's goroutine.
-type sfEcho struct {
+// openReportingEcho echoes every byte it reads and reports each OnOpen, with the
+// loop the conn belongs to and whether OnOpen ran on that loop's goroutine.
+type openReportingEcho struct {
 	transport.BaseHandler
-	opened chan sfOpened
+	opened chan openReport
 }
 
-type sfOpened struct {
+type openReport struct {
 	c      *transport.Conn
 	l      *loop.Loop
 	inLoop bool
 }
 
-func (h *sfEcho) OnOpen(c *transport.Conn) {
+func (h *openReportingEcho) OnOpen(c *transport.Conn) {
 	if h.opened != nil {
-		h.opened <- sfOpened{c: c, l: c.Loop(), inLoop: c.Loop().InLoop()}
+		h.opened <- openReport{c: c, l: c.Loop(), inLoop: c.Loop().InLoop()}
 	}
 }
 
-func (h *sfEcho) OnData(c *transport.Conn) {
+func (h *openReportingEcho) OnData(c *transport.Conn) {
 	b, _ := c.Next(-1)
 	c.Write(b)
 }
 
-// sfAdoptOn returns an accept function that hands each fd to target, where
+// adoptOnLoop returns an accept function that hands each fd to target, where
 // NewConn adopts it with h. Whatever cannot be adopted is closed and reported.
-func sfAdoptOn(t *testing.T, target *loop.Loop, h transport.Handler) func(int, netip.AddrPort) {
+func adoptOnLoop(t *testing.T, target *loop.Loop, h transport.Handler) func(int, netip.AddrPort) {
 	return func(fd int, _ netip.AddrPort) {
 		err := target.Submit(func() {
 			if _, err := transport.NewConn(target, fd, h, transport.Config{}); err != nil {
@@ -230,53 +199,38 @@ func sfAdoptOn(t *testing.T, target *loop.Loop, h transport.Handler) func(int, n
 	}
 }
 
-// sfEchoRoundTrip writes msg on c and fails the test unless it comes back.
-func sfEchoRoundTrip(t *testing.T, c net.Conn, msg []byte) {
-	t.Helper()
-	if _, err := c.Write(msg); err != nil {
-		t.Fatalf("client write: %v", err)
-	}
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("client read of the echo: %v", err)
-	}
-	if !bytes.Equal(got, msg) {
-		t.Fatalf("echo differs from the %d bytes sent", len(msg))
-	}
-}
-
 // One loop accepts, another owns the conns: the shape of shard. The conn must
 // open on the other loop's goroutine, echo there, and count its bytes there.
 func TestServeFuncHandsFdToOtherLoopThatEchoes(t *testing.T) {
-	acceptor := bStartLoop(t, nil)
-	worker := bStartLoop(t, nil)
-	ln := sfListen(t, "tcp4", "127.0.0.1:0")
-	h := &sfEcho{opened: make(chan sfOpened, 16)}
-	sfServeFunc(t, acceptor, ln, sfAdoptOn(t, worker, h))
+	acceptor := startLoop(t, nil)
+	worker := startLoop(t, nil)
+	ln := listenOrSkip(t, "tcp4", "127.0.0.1:0")
+	h := &openReportingEcho{opened: make(chan openReport, 16)}
+	serveFunc(t, acceptor, ln, adoptOnLoop(t, worker, h))
 
 	const clients = 4
 	total := 0
 	for i := range clients {
-		c := sfDial(t, "tcp4", ln.Addr().String(), 0)
-		o := testutil.Recv(t, h.opened, sfWait, "OnOpen of the adopted conn")
+		c := dialNetwork(t, "tcp4", ln.Addr().String(), 0)
+		o := testutil.Recv(t, h.opened, waitFor, "OnOpen of the adopted conn")
 		if o.l != worker || !o.inLoop {
 			t.Errorf("client %d: conn on loop %p (worker %p), OnOpen on its goroutine %v; want the worker's",
 				i, o.l, worker, o.inLoop)
 		}
 		msg := bytes.Repeat([]byte{byte('a' + i)}, 1000*(i+1))
-		sfEchoRoundTrip(t, c, msg)
-		sfEchoRoundTrip(t, c, []byte("and again"))
+		expectEcho(t, c, string(msg))
+		expectEcho(t, c, "and again")
 		total += len(msg) + len("and again")
 	}
 
 	var workerTargets, acceptorTargets int
-	aOnLoop(t, worker, func() { workerTargets = worker.Stats().Targets })
-	aOnLoop(t, acceptor, func() { acceptorTargets = acceptor.Stats().Targets })
+	onLoop(t, worker, func() { workerTargets = worker.Stats().Targets })
+	onLoop(t, acceptor, func() { acceptorTargets = acceptor.Stats().Targets })
 	if workerTargets != clients || acceptorTargets != 1 {
 		t.Errorf("targets: worker %d, acceptor %d; want %d conns on the worker and only the listener on the acceptor",
 			workerTargets, acceptorTargets, clients)
 	}
-	testutil.Eventually(t, sfWait, func() bool {
+	testutil.Eventually(t, waitFor, func() bool {
 		st := worker.Stats()
 		return st.BytesIn == uint64(total) && st.BytesOut == uint64(total)
 	}, "the worker's Stats to count %d bytes each way", total)
@@ -286,11 +240,11 @@ func TestServeFuncHandsFdToOtherLoopThatEchoes(t *testing.T) {
 }
 
 func TestServeFuncNilFunctionFailsAndRegistersNothing(t *testing.T) {
-	l := bStartLoop(t, nil)
-	ln := sfListen(t, "tcp4", "127.0.0.1:0")
+	l := startLoop(t, nil)
+	ln := listenOrSkip(t, "tcp4", "127.0.0.1:0")
 	var err error
 	var targets int
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		err = ln.ServeFunc(l, nil)
 		targets = l.Stats().Targets
 	})
@@ -301,22 +255,22 @@ func TestServeFuncNilFunctionFailsAndRegistersNothing(t *testing.T) {
 		t.Fatalf("Stats().Targets = %d after the refused ServeFunc, want 0", targets)
 	}
 	// The refusal left the listener unserved: a real function can still serve it.
-	accept, got := sfRecordAndClose()
-	sfServeFunc(t, l, ln, accept)
-	sfDial(t, "tcp4", ln.Addr().String(), 0)
-	testutil.Recv(t, got, sfWait, "the accept function after the refused ServeFunc")
+	accept, got := recordAndCloseAccepts()
+	serveFunc(t, l, ln, accept)
+	dialNetwork(t, "tcp4", ln.Addr().String(), 0)
+	testutil.Recv(t, got, waitFor, "the accept function after the refused ServeFunc")
 }
 
 func TestServeFuncAfterCloseReturnsErrClosed(t *testing.T) {
-	l := bStartLoop(t, nil)
-	ln := sfListen(t, "tcp4", "127.0.0.1:0")
+	l := startLoop(t, nil)
+	ln := listenOrSkip(t, "tcp4", "127.0.0.1:0")
 	if err := ln.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	called := false
 	var err error
 	var targets int
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		err = ln.ServeFunc(l, func(fd int, _ netip.AddrPort) { called = true; unix.Close(fd) })
 		targets = l.Stats().Targets
 	})
@@ -328,9 +282,9 @@ func TestServeFuncAfterCloseReturnsErrClosed(t *testing.T) {
 	}
 }
 
-// sfAdopted is an accept function that adopts each fd on l (its own loop) with h
+// adoptAndSend is an accept function that adopts each fd on l (its own loop) with h
 // and sends the Conn on the returned channel.
-func sfAdopted(t *testing.T, l *loop.Loop, h transport.Handler) (func(int, netip.AddrPort), <-chan *transport.Conn) {
+func adoptAndSend(t *testing.T, l *loop.Loop, h transport.Handler) (func(int, netip.AddrPort), <-chan *transport.Conn) {
 	ch := make(chan *transport.Conn, 4)
 	return func(fd int, _ netip.AddrPort) {
 		c, err := transport.NewConn(l, fd, h, transport.Config{})
@@ -351,15 +305,15 @@ func TestQueuedCountsBytesBlockedOnPeerThatDoesNotRead(t *testing.T) {
 		size   = 8 << 20 // far more than both kernel buffers hold
 		rcvBuf = 16 << 10
 	)
-	l := bStartLoop(t, nil)
-	ln := sfListen(t, "tcp4", "127.0.0.1:0")
-	accept, conns := sfAdopted(t, l, &sfEcho{})
-	sfServeFunc(t, l, ln, accept)
-	client := sfDial(t, "tcp4", ln.Addr().String(), rcvBuf)
-	c := testutil.Recv(t, conns, sfWait, "the adopted conn")
+	l := startLoop(t, nil)
+	ln := listenOrSkip(t, "tcp4", "127.0.0.1:0")
+	accept, conns := adoptAndSend(t, l, &openReportingEcho{})
+	serveFunc(t, l, ln, accept)
+	client := dialNetwork(t, "tcp4", ln.Addr().String(), rcvBuf)
+	c := testutil.Recv(t, conns, waitFor, "the adopted conn")
 
 	queued := func() (n int) {
-		aOnLoop(t, l, func() { n = c.Queued() })
+		onLoop(t, l, func() { n = c.Queued() })
 		return n
 	}
 	if n := queued(); n != 0 {
@@ -372,7 +326,7 @@ func TestQueuedCountsBytesBlockedOnPeerThatDoesNotRead(t *testing.T) {
 	}
 	var werr error
 	var inTask int
-	aOnLoop(t, l, func() {
+	onLoop(t, l, func() {
 		if err := unix.SetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF, rcvBuf); err != nil {
 			werr = err
 			return
@@ -405,9 +359,9 @@ func TestQueuedCountsBytesBlockedOnPeerThatDoesNotRead(t *testing.T) {
 	if !bytes.Equal(got, msg) {
 		t.Fatal("bytes read by the client differ from those written")
 	}
-	testutil.Eventually(t, sfWait, func() bool { return queued() == 0 }, "Queued back to 0 after the peer drained")
+	testutil.Eventually(t, waitFor, func() bool { return queued() == 0 }, "Queued back to 0 after the peer drained")
 	// The queue went out in many partial writes; each was counted once.
-	testutil.Eventually(t, sfWait, func() bool { return l.Stats().BytesOut == size },
+	testutil.Eventually(t, waitFor, func() bool { return l.Stats().BytesOut == size },
 		"Stats().BytesOut to reach %d", size)
 	if st := l.Stats(); st.BytesIn != 0 {
 		t.Errorf("Stats().BytesIn = %d, want 0: the client sent nothing", st.BytesIn)
@@ -417,26 +371,26 @@ func TestQueuedCountsBytesBlockedOnPeerThatDoesNotRead(t *testing.T) {
 // transport calls CountIO for every read and write, so an echo's bytes show up in
 // the loop's Stats exactly: no byte missed, none counted twice.
 func TestStatsCountEchoBytesExactly(t *testing.T) {
-	l := bStartLoop(t, nil)
-	ln := sfListen(t, "tcp4", "127.0.0.1:0")
-	accept, conns := sfAdopted(t, l, &sfEcho{})
-	sfServeFunc(t, l, ln, accept)
-	client := sfDial(t, "tcp4", ln.Addr().String(), 0)
-	testutil.Recv(t, conns, sfWait, "the adopted conn")
+	l := startLoop(t, nil)
+	ln := listenOrSkip(t, "tcp4", "127.0.0.1:0")
+	accept, conns := adoptAndSend(t, l, &openReportingEcho{})
+	serveFunc(t, l, ln, accept)
+	client := dialNetwork(t, "tcp4", ln.Addr().String(), 0)
+	testutil.Recv(t, conns, waitFor, "the adopted conn")
 
 	total := 0
 	for i, size := range []int{1, 100, 4096, 70_000, 300_000} {
 		msg := bytes.Repeat([]byte{byte(i)}, size)
-		sfEchoRoundTrip(t, client, msg)
+		expectEcho(t, client, string(msg))
 		total += size
-		testutil.Eventually(t, sfWait, func() bool {
+		testutil.Eventually(t, waitFor, func() bool {
 			st := l.Stats()
 			return st.BytesIn == uint64(total) && st.BytesOut == uint64(total)
 		}, "Stats to count %d bytes each way", total)
 	}
 	// Later rounds, with nothing moving, add nothing.
 	for range 3 {
-		aOnLoop(t, l, func() {})
+		onLoop(t, l, func() {})
 	}
 	if st := l.Stats(); st.BytesIn != uint64(total) || st.BytesOut != uint64(total) {
 		t.Fatalf("after idle rounds: BytesIn %d, BytesOut %d; want %d each", st.BytesIn, st.BytesOut, total)
