@@ -89,14 +89,8 @@ func TestPollerRefusingInterestSetInACallbackGivesTheTargetUp(t *testing.T) {
 	countCtl(t, cc)
 	var reported []error
 	l := newTestLoop(t, func(_ Target, err error) { reported = append(reported, err) })
-	fd, peer := socketpair(t)
-	closeAtEnd(t, peer)
-	ft := &finalTarget{recTarget: recTarget{fd: fd}}
-	ft.finalize = func(error) { l.Release(ft) }
-	if err := l.Register(ft, poller.Readable); err != nil {
-		t.Fatal(err)
-	}
-	cc.fd = fd
+	ft, peer := registerReleasingTarget(t, l)
+	cc.fd = ft.fd
 	ft.handle = func(poller.Event) { l.SetInterest(ft, poller.Readable|poller.Writable) }
 	mustWrite(t, peer, "x")
 	dispatchUntil(t, l, func() bool { return len(ft.finalized) > 0 }, "Finalize")
@@ -113,13 +107,7 @@ func TestPollerRefusingInterestSetInACallbackGivesTheTargetUp(t *testing.T) {
 func TestPanicInCallGivesTheTargetUp(t *testing.T) {
 	var reported []error
 	l := newTestLoop(t, func(_ Target, err error) { reported = append(reported, err) })
-	fd, peer := socketpair(t)
-	closeAtEnd(t, peer)
-	ft := &finalTarget{recTarget: recTarget{fd: fd}}
-	ft.finalize = func(error) { l.Release(ft) }
-	if err := l.Register(ft, poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	ft, peer := registerReleasingTarget(t, l)
 	l.Handle(ft).Call(func(Target) { panic("in Call") })
 	var pe *PanicError
 	if len(reported) != 1 || !errors.As(reported[0], &pe) || len(ft.finalized) != 1 || !errors.As(ft.finalized[0], &pe) {
@@ -155,4 +143,19 @@ func TestAttachWithAnEmbeddedRegistrationAllocatesNothing(t *testing.T) {
 	if allocs := testing.AllocsPerRun(100, cycle); allocs != 0 {
 		t.Fatalf("%.1f allocations per Attach and Unregister, want 0", allocs)
 	}
+}
+
+// registerReleasingTarget registers, for reading, one end of a new socketpair as
+// a finalTarget whose Finalize releases it, and returns it with the peer end.
+func registerReleasingTarget(t *testing.T, l *Loop) (*finalTarget, int) {
+	t.Helper()
+	fd, peer := socketpair(t)
+	closeAtEnd(t, peer)
+	ft := &finalTarget{recTarget: recTarget{fd: fd}}
+	ft.finalize = func(error) { l.Release(ft) }
+	if err := l.Register(ft, poller.Readable); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	return ft, peer
 }
