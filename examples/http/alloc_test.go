@@ -80,61 +80,79 @@ func TestServingOverLoopbackAllocatesNothing(t *testing.T) {
 			for range 200 { // fill the pools and the loop's slices
 				roundTrip()
 			}
-			checkNoAllocs(t, failed, reply, testutil.Mallocs(1000, roundTrip),
+			checkNoAllocs(t, failed, reply, plaintextOK, testutil.Mallocs(1000, roundTrip),
 				fmt.Sprintf("round trips of %d requests", tc.requests))
 		})
 	}
 }
 
-// A head that arrives in two reads runs the header clock (see headerTimer): the
-// conn's first such head makes its timer, and every later one re-arms the same
-// timer. So serving split heads allocates nothing in steady state either.
-func TestSplitHeadsAllocateNothing(t *testing.T) {
-	ts := startServer(t, 1)
-	l := ts.loops[0]
-	cl := dial(t, ts.addrs[0])
-	testutil.Eventually(t, waitLimit, func() bool { return l.Stats().TimersFired > 0 },
-		"the Date clock's first tick") // as in TestServingOverLoopbackAllocatesNothing
-	first, rest := []byte("GET /plaintext HTTP/1.1\r\n"), []byte("Host: test\r\n\r\n")
-	reply := make([]byte, responseLen(plaintextOK))
-	var failed error
-	roundTrip := func() {
-		if failed != nil {
-			return
-		}
-		read := l.Stats().BytesIn
-		if _, failed = cl.conn.Write(first); failed != nil {
-			return
-		}
-		// Send the rest only once the server has read the first part on its
-		// own, so that it does see a partial head every time.
-		for deadline := time.Now().Add(waitLimit); l.Stats().BytesIn < read+uint64(len(first)); {
-			if time.Now().After(deadline) {
-				failed = errors.New("the server did not read the first part of the head")
-				return
+// A request that arrives in several reads runs the request clock (see
+// requestClock): the conn's first partial request makes its timer, and every
+// later one re-arms the same timer, also when the head completes and the clock
+// moves to the body's deadline. So serving split requests allocates nothing in
+// steady state either.
+func TestSplitRequestsAllocateNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		parts []string
+		r     *response
+	}{
+		{"head", []string{"GET /plaintext HTTP/1.1\r\n", "Host: test\r\n\r\n"}, plaintextOK},
+		{"head and body", []string{"POST /plaintext HTTP/1.1\r\n", "Host: test\r\nContent-Length: 5\r\n\r\n", "hello"}, methodNotAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, 1)
+			l := ts.loops[0]
+			cl := dial(t, ts.addrs[0])
+			testutil.Eventually(t, waitLimit, func() bool { return l.Stats().TimersFired > 0 },
+				"the Date clock's first tick") // as in TestServingOverLoopbackAllocatesNothing
+			parts := make([][]byte, len(tc.parts)) // a string written would be copied
+			for i, part := range tc.parts {
+				parts[i] = []byte(part)
 			}
-			runtime.Gosched()
-		}
-		if _, failed = cl.conn.Write(rest); failed == nil {
-			_, failed = io.ReadFull(cl.conn, reply)
-		}
+			reply := make([]byte, responseLen(tc.r))
+			var failed error
+			roundTrip := func() {
+				for i, part := range parts {
+					if failed != nil {
+						return
+					}
+					read := l.Stats().BytesIn
+					if _, failed = cl.conn.Write(part); failed != nil || i == len(parts)-1 {
+						break
+					}
+					// Send the next part only once the server has read this one on
+					// its own, so that it does see a partial request every time.
+					for deadline := time.Now().Add(waitLimit); l.Stats().BytesIn < read+uint64(len(part)); {
+						if time.Now().After(deadline) {
+							failed = errors.New("the server did not read a part of the request")
+							return
+						}
+						runtime.Gosched()
+					}
+				}
+				if failed == nil {
+					_, failed = io.ReadFull(cl.conn, reply)
+				}
+			}
+			for range 200 { // make the conn's timer, fill the pools and the loop's slices
+				roundTrip()
+			}
+			checkNoAllocs(t, failed, reply, tc.r, testutil.Mallocs(1000, roundTrip), "round trips of split requests")
+		})
 	}
-	for range 200 { // make the conn's timer, fill the pools and the loop's slices
-		roundTrip()
-	}
-	checkNoAllocs(t, failed, reply, testutil.Mallocs(1000, roundTrip), "round trips with split heads")
 }
 
 // checkNoAllocs checks 1000 round trips that made total allocations: none
-// failed, the last reply is the plaintext answer, and they allocated nothing
+// failed, the last reply ends with r's body, and they allocated nothing
 // beyond oneTimeAllocSlack. Under the race detector, whose sync.Pool drops items
 // at random, the count is only logged.
-func checkNoAllocs(t *testing.T, failed error, reply []byte, total uint64, what string) {
+func checkNoAllocs(t *testing.T, failed error, reply []byte, r *response, total uint64, what string) {
 	t.Helper()
 	if failed != nil {
 		t.Fatalf("round trip: %v", failed)
 	}
-	if !strings.HasSuffix(string(reply), helloBody) {
+	if !strings.HasSuffix(string(reply), string(r.body)) {
 		t.Fatalf("unexpected reply %q", reply)
 	}
 	if testutil.RaceEnabled {

@@ -45,7 +45,7 @@ func startServer(t testing.TB, n int) *testServer {
 		ts.loops = append(ts.loops, l)
 	}
 	t.Cleanup(func() { closeLoops(t, ts.loops) })
-	ts.srv = newServer(ts.loops, defaultHeaderTimeout)
+	ts.srv = newServer(ts.loops, defaultTimeouts)
 	for _, l := range ts.loops {
 		ln, err := transport.Listen("tcp", "127.0.0.1:0", transport.ListenConfig{ReuseAddr: true})
 		if err != nil {

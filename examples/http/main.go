@@ -22,14 +22,16 @@
 // For pipelining, give wrk a Lua script that sends several requests per write
 // (wrk's own scripts/pipeline.lua).
 //
-// Two timeouts bound what a slow or hostile client can hold. -idle (shared by
+// Three timeouts bound what a slow or hostile client can hold. -idle (shared by
 // every example; default 0, none) closes a conn once that long passes with no
-// byte read or written. -header-timeout (default 10s; 0 disables it) bounds the
-// time from the first byte of a request head to its end: a head still incomplete
-// then is answered 408 Request Timeout with "Connection: close", and the conn
-// closes. The second is what stops a slowloris client that trickles a byte more
-// often than the idle timeout; it does not cover the wait between requests on a
-// keep-alive conn, nor a request's body.
+// byte read or written. -header-timeout (default 10s) bounds the time from the
+// first byte of a request to the end of its head, and -request-timeout (default
+// 30s) the time from its first byte to the end of its body; 0 disables either.
+// A request still incomplete then is answered 408 Request Timeout with
+// "Connection: close", and the conn closes. These two are what stop a slowloris
+// client, which trickles a head a byte at a time more often than the idle
+// timeout, and its cousin that sends a head at once and trickles the body. They
+// do not cover the wait between requests on a keep-alive conn, which is -idle's.
 //
 // The other flags (-addr, -loops, -pin, -balance, -reuseport, -spin, -idle,
 // -drain) are the ones every example shares; -h lists them. SIGINT or SIGTERM
@@ -46,32 +48,46 @@ import (
 	"github.com/sycamore-go/sycamore/transport"
 )
 
-// defaultHeaderTimeout is -header-timeout's default: net/http leaves
-// ReadHeaderTimeout unset, HAProxy's manual suggests a few seconds for
-// "timeout http-request"; 10 s is generous to slow links and still short for an
-// attacker holding conns.
-const defaultHeaderTimeout = 10 * time.Second
+// defaultTimeouts are the defaults of -header-timeout and -request-timeout.
+//
+// The header timeout: net/http leaves ReadHeaderTimeout unset, HAProxy's manual
+// suggests a few seconds for "timeout http-request"; 10 s is generous to slow
+// links and still short for an attacker holding conns.
+//
+// The request timeout: a body may be up to 1 MiB, which 30 s lets through at
+// 35 KB/s (about 280 kbit/s) or faster, so a slow mobile uplink still uploads
+// the largest body and a trickling client holds its conn, and up to 1 MiB of
+// buffer, for half a minute at most. Servers that take large uploads over slow
+// links raise it; net/http's ReadTimeout, the same bound, is often set to 5-30 s.
+var defaultTimeouts = timeouts{header: 10 * time.Second, request: 30 * time.Second}
 
 // flags are the http server's command line: the shared engine flags and its own.
 type flags struct {
 	*cli.Flags
-	headerTimeout time.Duration
+	timeouts timeouts
 }
 
-// register adds the shared flags and -header-timeout to fs.
+// register adds the shared flags, -header-timeout and -request-timeout to fs.
 func register(fs *flag.FlagSet) *flags {
 	f := &flags{Flags: cli.Register(fs, "127.0.0.1:8080", false)}
-	fs.DurationVar(&f.headerTimeout, "header-timeout", defaultHeaderTimeout,
+	fs.DurationVar(&f.timeouts.header, "header-timeout", defaultTimeouts.header,
 		"answer 408 and close when a request head is not complete this long after its first byte (0 = no limit)")
+	fs.DurationVar(&f.timeouts.request, "request-timeout", defaultTimeouts.request,
+		"answer 408 and close when a request head and body are not complete this long after its first byte (0 = no limit)")
 	return f
 }
 
 // setup makes the handler for e's loops; it is what cli.Serve calls.
 func (f *flags) setup(e *shard.Engine) (transport.Handler, error) {
-	if f.headerTimeout < 0 {
-		return nil, fmt.Errorf("-header-timeout %v: want 0 or more", f.headerTimeout)
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"-header-timeout", f.timeouts.header}, {"-request-timeout", f.timeouts.request}} {
+		if t.d < 0 {
+			return nil, fmt.Errorf("%s %v: want 0 or more", t.name, t.d)
+		}
 	}
-	return newServer(e.Loops(), f.headerTimeout), nil
+	return newServer(e.Loops(), f.timeouts), nil
 }
 
 func main() {

@@ -55,14 +55,14 @@ var (
 	headerTooLarge      = newResponse(431, "text/plain", "", "request head over 8 KiB\n")
 	unsupportedEncoding = newResponse(501, "text/plain", "", "Transfer-Encoding is not supported: frame the body with Content-Length\n")
 	versionNotSupported = newResponse(505, "text/plain", "", "only HTTP/1.x is served\n")
-	requestTimeout      = newResponse(408, "text/plain", "", "request head not received within the header timeout\n")
+	headTimedOut        = newResponse(408, "text/plain", "", "request head not received within the header timeout\n")
+	requestTimedOut     = newResponse(408, "text/plain", "", "request not received in full within the request timeout\n")
 
 	// continueResponse is the interim response to "Expect: 100-continue".
 	continueResponse = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 )
 
-// errorResponse returns the response for one of parseRequest's error statuses,
-// or for statusRequestTimeout.
+// errorResponse returns the response for one of parseRequest's error statuses.
 func errorResponse(status int) *response {
 	switch status {
 	case statusContentTooLarge:
@@ -73,8 +73,6 @@ func errorResponse(status int) *response {
 		return unsupportedEncoding
 	case statusVersionNotSupported:
 		return versionNotSupported
-	case statusRequestTimeout:
-		return requestTimeout
 	}
 	return badRequest
 }

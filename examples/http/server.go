@@ -19,9 +19,10 @@ import (
 type server struct {
 	transport.BaseHandler
 	loops []*perLoop // indexed by loop ID
-	// headerTimeout bounds the time from the first byte of a request head to its
-	// end (0: no bound); see headerTimer.
-	headerTimeout time.Duration
+	// heads and bodies are the deadlines of a partial head and of a partial body
+	// (after 0: none), from the timeouts; see requestClock. timed: either is set.
+	heads, bodies bound
+	timed         bool
 }
 
 // perLoop is the state of one loop's handlers. Loop goroutine only, except for
@@ -42,16 +43,18 @@ const scratchSize = 512
 const lingerTimeout = time.Second
 
 // newServer returns a server for conns on loops, whose IDs must be distinct and
-// not negative (shard numbers its loops 0..n-1), that answers a request head not
-// complete within headerTimeout of its first byte with 408 (0: never). It starts
+// not negative (shard numbers its loops 0..n-1), that answers a request whose
+// head is not complete within t.header of its first byte, or whose head and body
+// are not within t.request, with 408 (0: no such bound). It starts
 // one Date clock per loop, through Submit, so the loops may or may not be running
 // yet. A conn on a loop that was not given here is still served, only slowly (see
 // stateOf).
-func newServer(loops []*loop.Loop, headerTimeout time.Duration) *server {
-	if headerTimeout < 0 {
-		panic("http: newServer needs a header timeout of 0 or more")
+func newServer(loops []*loop.Loop, t timeouts) *server {
+	if t.header < 0 || t.request < 0 {
+		panic("http: newServer needs timeouts of 0 or more")
 	}
-	s := &server{headerTimeout: headerTimeout}
+	s := &server{heads: t.headBound(), bodies: t.bodyBound()}
+	s.timed = s.heads.after > 0 || s.bodies.after > 0
 	now := time.Now()
 	for _, l := range loops {
 		id := l.ID()
@@ -95,8 +98,8 @@ func (s *server) stateOf(l *loop.Loop) *perLoop {
 type lingering struct{}
 
 // OnData answers every complete request buffered on c, in order, and leaves an
-// incomplete one unread for the next call. When what it leaves is part of a
-// head, the header timer runs (see headerTimer).
+// incomplete one unread for the next call. While what it leaves is part of a
+// request, the request clock runs (see requestClock).
 func (s *server) OnData(c *transport.Conn) {
 	if _, ok := c.Context().(lingering); ok {
 		c.Discard(c.Buffered())
@@ -117,8 +120,8 @@ func (s *server) OnData(c *transport.Conn) {
 		served += n
 	}
 	c.Discard(served)
-	if s.headerTimeout > 0 {
-		s.timeHead(c, state, left == partialHead, served > 0)
+	if s.timed {
+		s.timeRequest(c, state, left, served > 0)
 	}
 }
 
@@ -142,7 +145,7 @@ func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, done outcom
 	case needMore:
 		return 0, partialHead
 	default:
-		state.reject(c, status)
+		state.reject(c, errorResponse(status))
 		return 0, connClosed
 	}
 	total := headLen + req.contentLength
@@ -165,11 +168,11 @@ func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, done outcom
 	return total, nothingLeft
 }
 
-// OnClose stops c's header timer, if it has one, so that a closed conn leaves
+// OnClose stops c's request clock, if it has one, so that a closed conn leaves
 // no timer behind on its loop.
 func (s *server) OnClose(c *transport.Conn, _ error) {
-	if timer, ok := c.Context().(*headerTimer); ok {
-		timer.stop()
+	if clock, ok := c.Context().(*requestClock); ok {
+		clock.stop()
 	}
 }
 
@@ -179,12 +182,12 @@ func (state *perLoop) respond(c *transport.Conn, r *response, conn connHeader, w
 	c.Write(state.scratch)
 }
 
-// reject answers a request that cannot be served with status and closes c.
-func (state *perLoop) reject(c *transport.Conn, status int) {
-	if timer, ok := c.Context().(*headerTimer); ok {
-		timer.stop() // lingerClose replaces the context that holds it
+// reject answers a request that cannot be served with r and closes c.
+func (state *perLoop) reject(c *transport.Conn, r *response) {
+	if clock, ok := c.Context().(*requestClock); ok {
+		clock.stop() // lingerClose replaces the context that holds it
 	}
-	state.respond(c, errorResponse(status), connClose, true)
+	state.respond(c, r, connClose, true)
 	lingerClose(c)
 }
 

@@ -150,59 +150,6 @@ func TestHeaderTimeoutRestartsAtEachNewHead(t *testing.T) {
 	checkResponse(t, resp, body, 200, jsonBody)
 }
 
-// A conn holds a loop timer only while part of a head is buffered, and none with
-// -header-timeout 0.
-func TestHeaderTimerRunsOnlyWhileAHeadIsPartial(t *testing.T) {
-	for _, tc := range []struct {
-		headerTimeout string
-		whilePartial  int // the loop's timers while the head is partial
-	}{{"1m", 2}, {"0", 1}} { // a minute: no timer fires on its own during the test
-		t.Run("header-timeout="+tc.headerTimeout, func(t *testing.T) {
-			e := sStart(t, "-header-timeout", tc.headerTimeout, "-loops", "1")
-			l := e.Loops()[0]
-			timers := func(want int) {
-				t.Helper()
-				testutil.Eventually(t, waitLimit, func() bool { return l.Stats().Timers == want },
-					"%d timers on the loop, want %d", l.Stats().Timers, want)
-			}
-			timers(1) // the Date clock
-			cl := dial(t, e.Addrs()[0].String())
-			partial := "GET /plaintext HTTP/1.1\r\n"
-			cl.send(partial)
-			testutil.Eventually(t, waitLimit, func() bool { return l.Stats().BytesIn >= uint64(len(partial)) },
-				"the server read the partial head")
-			timers(tc.whilePartial)
-			resp, body := cl.roundTrip("GET", "Host: test\r\n\r\n")
-			checkResponse(t, resp, body, 200, helloBody)
-			timers(1)
-			read := l.Stats().BytesIn
-			cl.send(partial)
-			testutil.Eventually(t, waitLimit, func() bool { return l.Stats().BytesIn >= read+uint64(len(partial)) },
-				"the server read the second partial head")
-			timers(tc.whilePartial)
-			cl.conn.Close()
-			timers(1)
-		})
-	}
-}
-
-func TestHeaderTimeoutFlagDefaultsTo10sAndRejectsNegative(t *testing.T) {
-	fs := flag.NewFlagSet("http", flag.ContinueOnError)
-	f := register(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	if f.headerTimeout != 10*time.Second {
-		t.Fatalf("default -header-timeout %v, want 10s", f.headerTimeout)
-	}
-	if err := fs.Parse([]string{"-header-timeout", "-1ms"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.setup(nil); err == nil || !strings.Contains(err.Error(), "-header-timeout") {
-		t.Fatalf("-header-timeout -1ms: error %v, want one about -header-timeout", err)
-	}
-}
-
 // sExpectNoConnOpen waits (bounded) until the server holds no conn.
 func sExpectNoConnOpen(t *testing.T, e *shard.Engine) {
 	t.Helper()
@@ -213,7 +160,7 @@ func sExpectNoConnOpen(t *testing.T, e *shard.Engine) {
 // sPausingKeepAliveClient is a well-behaved keep-alive client: one conn, whole
 // requests, and pauses of twice the header timeout between them. Every request
 // must get its 200 on the same conn. (That a head completed in time stops the
-// clock is checked, without timing, by TestHeaderTimerRunsOnlyWhileAHeadIsPartial.)
+// clock is checked, without timing, by TestRequestClockRunsOnlyWhileARequestIsPartial.)
 func sPausingKeepAliveClient(addr string, headerTimeout time.Duration) error {
 	conn, err := net.DialTimeout("tcp", addr, waitLimit)
 	if err != nil {
