@@ -29,191 +29,258 @@ type Group struct {
 	Highlight string
 }
 
-// Bar layout in pixels. A slot is the horizontal space of one bar; the gap
-// inside it keeps neighbouring value labels such as "1.23 KiB" apart.
+// Bar chart layout in pixels. The chart is a grid of panels, at most
+// barColumns side by side, and at most maxBarsWidth wide. Such a chart is
+// usually shown scaled down, e.g. to the 880 to 1000 pixels of a README
+// column on GitHub, so its text is large: at a scale of 0.55, the smallest
+// text (minBarsTextSize) still reads as 10 pixels and the bar labels as 11.
 const (
-	margin        = 20
-	titleBaseline = 30
-	panelTitleY   = 58
-	plotTop       = 80
-	plotHeight    = 220
-	plotBottom    = plotTop + plotHeight
-	yAxisSpace    = 60
-	panelPadding  = 16
-	panelGap      = 24
-	barSlot       = 64
-	barWidth      = 40
-	footnoteSpace = 28
-	noteSpace     = 18
-	// labelAngle is the rotation of bar labels that are too wide for their
-	// slot; sin(35°) ≈ 0.574 is how much of the label's length goes down.
-	labelAngle = -35
-	labelSlope = 0.574
-	// maxLabelRunes bounds a drawn bar label, so that a slanted label of
-	// the first panel (about 0.82 px leftwards per px of length) stays
-	// inside the chart. The tooltip keeps the full label.
-	maxLabelRunes = 20
+	maxBarsWidth = 1600
+	barColumns   = 3
+	barsMargin   = 24
+	panelGap     = 26
+	// panelWidth fills maxBarsWidth with barColumns panels.
+	panelWidth   = (maxBarsWidth - 2*barsMargin - (barColumns-1)*panelGap) / barColumns
+	panelPadding = 18
+	panelInner   = panelWidth - 2*panelPadding
+	// headingGap separates a panel's heading from its first bar.
+	headingGap = 8
+	barRow     = 32
+	barHeight  = 22
+	// labelGap separates the label column from the bars, and a bar's end
+	// from its value.
+	labelGap = 10
+	valueGap = 8
+	// The label and value columns get what their longest text needs, up
+	// to these shares of the panel, so that a bar always has room.
+	maxLabelShare = 0.38
+	maxValueShare = 0.26
+	// headerGap separates the title and subtitle from the first row.
+	headerGap = 20
+
+	barsTitleSize   = 30
+	subtitleSize    = 20
+	headingSize     = 22
+	barTextSize     = 20
+	noteSize        = 19
+	minBarsTextSize = noteSize
+	// lineSpacing is the distance between the baselines of two lines of
+	// wrapped text, as a multiple of the font size.
+	lineSpacing = 1.3
+	// Wrapped text is cut after this many lines.
+	maxTitleLines    = 2
+	maxSubtitleLines = 3
+	maxHeadingLines  = 2
+
+	panelColour     = "#f4f6f8"
+	highlightColour = "#fde8e1"
 )
 
-// Bars writes a chart of several groups side by side. Each group is its own
-// panel with its own y scale, because units differ (req/s, requests per
-// CPU-second, bytes per connection). Every bar carries its humanized value
-// on top; a NaN or infinite value draws no bar and reads "n/a"; a negative
-// value is drawn as zero, keeps its real label, and the panel says so. A
-// chart without groups, or a group without bars, says "no data". The
-// footnote (e.g. the command and machine) is written at the bottom.
+// Text styles of the bar chart.
+var (
+	barsTitleStyle = textStyle{size: barsTitleSize, anchor: "start", fill: textColour, bold: true}
+	subtitleStyle  = textStyle{size: subtitleSize, anchor: "start", fill: mutedColour}
+	headingStyle   = textStyle{size: headingSize, anchor: "start", fill: textColour, bold: true}
+	labelStyle     = textStyle{size: barTextSize, anchor: "end", fill: textColour}
+	valueStyle     = textStyle{size: barTextSize, anchor: "start", fill: textColour}
+	noteStyle      = textStyle{size: noteSize, anchor: "start", fill: mutedColour}
+)
+
+// panel is one group ready to draw: its heading broken into lines and the
+// texts of its bars.
+type panel struct {
+	group   Group
+	heading []string
+	format  func(float64) string
+	values  []string
+	largest float64
+}
+
+// columns is the width of the label column and of the value column, the
+// same in every panel so that the panels line up.
+type columns struct {
+	label, value float64
+}
+
+// Bars writes a chart of several groups, each its own panel with its own
+// scale, because units differ (req/s, requests per CPU-second, bytes per
+// connection). The panels fill rows of up to three, so the chart is at most
+// 1600 pixels wide however many groups there are; it grows downwards. The
+// title and the footnote (e.g. the machine and the settings) head the chart,
+// wrapped to its width.
+//
+// A panel's heading is the group's title followed by its unit in brackets,
+// unless the title already ends with the unit. Its bars are horizontal, in
+// the order given, each with its label on the left and its humanized value
+// at its end; the highlighted bar is drawn in the accent colour on a tinted
+// row with bold text. A NaN or infinite value draws no bar and reads "n/a";
+// a negative value is drawn as zero, keeps its real label, and the panel
+// says so. Text too wide for its place is cut with an ellipsis; a bar's
+// tooltip keeps its full label and value. A chart without groups, or a
+// group without bars, says "no data".
 func Bars(w io.Writer, title, footnote string, groups []Group) error {
 	if len(groups) == 0 {
 		return writeNoData(w, title, footnote)
 	}
-	widths := make([]float64, len(groups))
-	total := 2*margin + panelGap*float64(len(groups)-1)
-	labelSpace, anyNegative := 0.0, false
+	panels := make([]panel, len(groups))
 	for i, group := range groups {
-		widths[i] = panelWidth(group)
-		total += widths[i]
-		labelSpace = math.Max(labelSpace, barLabelSpace(group))
-		anyNegative = anyNegative || hasNegative(group)
+		panels[i] = newPanel(group)
 	}
-	total = math.Max(total, headerWidth(title, footnote))
-	height := plotBottom + labelSpace + footnoteHeight(footnote)
-	if anyNegative {
-		height += noteSpace
+	cols := barColumnsFor(panels)
+	perRow := min(len(panels), barColumns)
+	width := 2*barsMargin + float64(perRow)*panelWidth + float64(perRow-1)*panelGap
+
+	titleLines := wrap(title, width-2*barsMargin, barsTitleStyle, maxTitleLines)
+	var subtitleLines []string
+	for _, line := range footnoteLines(footnote) {
+		subtitleLines = append(subtitleLines, wrap(line, width-2*barsMargin, subtitleStyle, maxSubtitleLines)...)
 	}
+	top := float64(barsMargin)
+	top = textBlockEnd(top, titleLines, barsTitleStyle)
+	top = textBlockEnd(top, subtitleLines, subtitleStyle)
+	top += headerGap
+
+	var rows [][]panel
+	for start := 0; start < len(panels); start += barColumns {
+		rows = append(rows, panels[start:min(start+barColumns, len(panels))])
+	}
+	height := top + barsMargin - panelGap
+	for _, row := range rows {
+		height += rowHeight(row) + panelGap
+	}
+
 	var c canvas
-	c.begin(total, height)
-	drawTitle(&c, title)
-	left := float64(margin)
-	for i, group := range groups {
-		drawPanel(&c, group, left, widths[i], plotBottom+labelSpace)
-		left += widths[i] + panelGap
+	c.begin(width, height)
+	c.textLines(barsMargin, barsMargin, titleLines, barsTitleStyle)
+	c.textLines(barsMargin, textBlockEnd(barsMargin, titleLines, barsTitleStyle), subtitleLines, subtitleStyle)
+	for _, row := range rows {
+		headingLines := 1
+		for _, p := range row {
+			headingLines = max(headingLines, len(p.heading))
+		}
+		rowH := rowHeight(row)
+		for i, p := range row {
+			left := barsMargin + float64(i)*(panelWidth+panelGap)
+			drawPanel(&c, p, cols, left, top, rowH, headingLines)
+		}
+		top += rowH + panelGap
 	}
-	drawFootnote(&c, footnote, height)
 	return c.end(w)
 }
 
-// drawPanel draws one group whose panel starts at left; noteY is the
-// baseline for the "negative values" remark below the bar labels.
-func drawPanel(c *canvas, group Group, left, width, noteY float64) {
-	plotLeft := left + yAxisSpace
-	plotRight := left + width - panelPadding
-	heading := group.Title
-	if group.Unit != "" {
-		heading += " (" + group.Unit + ")"
+// newPanel prepares group for drawing.
+func newPanel(group Group) panel {
+	p := panel{group: group, format: Humanize}
+	if isByteUnit(group.Unit) {
+		p.format = HumanBytes
 	}
-	c.text((plotLeft+plotRight)/2, panelTitleY, heading,
-		textStyle{size: labelSize, anchor: "middle", fill: textColour, bold: true})
-	if len(group.Bars) == 0 {
-		c.line(plotLeft, plotBottom, plotRight, plotBottom, axisColour, false)
-		c.text((plotLeft+plotRight)/2, plotTop+plotHeight/2, "no data",
-			textStyle{size: labelSize, anchor: "middle", fill: mutedColour})
+	heading := group.Title
+	unit := strings.TrimSpace(group.Unit)
+	if unit != "" && !strings.HasSuffix(strings.ToLower(heading), strings.ToLower(unit)) {
+		heading = strings.TrimSpace(heading + " (" + unit + ")")
+	}
+	p.heading = wrap(heading, panelInner, headingStyle, maxHeadingLines)
+	for _, bar := range group.Bars {
+		text := "n/a"
+		if finite(bar.Value) {
+			text = p.format(bar.Value)
+			p.largest = math.Max(p.largest, bar.Value)
+		}
+		p.values = append(p.values, text)
+	}
+	return p
+}
+
+// barColumnsFor sizes the label and value columns for the widest label and
+// value of any panel, measured bold as a highlighted bar's are.
+func barColumnsFor(panels []panel) columns {
+	var cols columns
+	for _, p := range panels {
+		for i, bar := range p.group.Bars {
+			cols.label = math.Max(cols.label, measure(bar.Label, barTextSize, true))
+			cols.value = math.Max(cols.value, measure(p.values[i], barTextSize, true))
+		}
+	}
+	cols.label = math.Min(cols.label, maxLabelShare*panelInner)
+	cols.value = math.Min(cols.value, maxValueShare*panelInner)
+	return cols
+}
+
+// rowHeight is the height of a row of panels: the most heading lines and
+// the most bars of any of them, and a line for the note on negative values
+// if one of them has it.
+func rowHeight(row []panel) float64 {
+	headingLines, bars, note := 1, 1, false
+	for _, p := range row {
+		headingLines = max(headingLines, len(p.heading))
+		bars = max(bars, len(p.group.Bars))
+		note = note || hasNegative(p.group)
+	}
+	height := 2*panelPadding + float64(headingLines)*headingSize*lineSpacing + headingGap + float64(bars)*barRow
+	if note {
+		height += noteSize * lineSpacing
+	}
+	return height
+}
+
+// drawPanel draws p as a panel of the given height with its top left corner
+// at (left, top); its bars start below headingLines lines of heading, so
+// that the bars of a row line up.
+func drawPanel(c *canvas, p panel, cols columns, left, top, height float64, headingLines int) {
+	c.rect(left, top, panelWidth, height, panelColour, "")
+	inner := left + panelPadding
+	c.textLines(inner, top+panelPadding, p.heading, headingStyle)
+	barsTop := top + panelPadding + float64(headingLines)*headingSize*lineSpacing + headingGap
+	if len(p.group.Bars) == 0 {
+		c.text(left+panelWidth/2, barsTop+barRow/2+barTextSize*0.35, "no data",
+			textStyle{size: barTextSize, anchor: "middle", fill: mutedColour})
 		return
 	}
-	format := Humanize
-	if isByteUnit(group.Unit) {
-		format = HumanBytes
-	}
-	largest := 0.0
-	for _, bar := range group.Bars {
+	barLeft := inner + cols.label + labelGap
+	barSpace := panelInner - cols.label - labelGap - valueGap - cols.value
+	for i, bar := range p.group.Bars {
+		rowTop := barsTop + float64(i)*barRow
+		highlight := p.group.Highlight != "" && bar.Label == p.group.Highlight
+		fill, label, value := barColour, labelStyle, valueStyle
+		if highlight {
+			c.rect(left, rowTop, panelWidth, barRow, highlightColour, "")
+			fill, label.bold, value.bold, value.fill = accentColour, true, true, accentColour
+		}
+		baseline := rowTop + barRow/2 + barTextSize*0.35
+		c.text(inner+cols.label, baseline, fit(bar.Label, cols.label, label), label)
+		end := barLeft
 		if finite(bar.Value) {
-			largest = math.Max(largest, bar.Value)
+			length := 0.0
+			if p.largest > 0 {
+				length = math.Max(bar.Value, 0) / p.largest * barSpace
+			}
+			c.rect(barLeft, rowTop+(barRow-barHeight)/2, length, barHeight, fill, tooltip(p, i))
+			end += length
 		}
+		c.text(end+valueGap, baseline, fit(p.values[i], cols.value, value), value)
 	}
-	y := niceScale(0, largest, axisOptions{intervals: 4, binary: isByteUnit(group.Unit)})
-	y.pixelLow, y.pixelHigh = plotBottom, plotTop
-	for _, tick := range y.ticks {
-		py := y.pixel(tick)
-		c.line(plotLeft, py, plotRight, py, gridColour, false)
-		c.text(plotLeft-6, py+4, format(tick),
-			textStyle{size: smallSize, anchor: "end", fill: mutedColour})
-	}
-	c.line(plotLeft, plotBottom, plotRight, plotBottom, axisColour, false)
-	rotate := needsRotation(group)
-	for i, bar := range group.Bars {
-		drawBar(c, group, bar, plotLeft+float64(i)*barSlot, y, format, rotate)
-	}
-	if hasNegative(group) {
-		c.text(plotLeft, noteY+noteSpace-4, "negative values drawn as 0",
-			textStyle{size: smallSize, anchor: "start", fill: mutedColour})
+	// The zero line, so that a bar too short to see still has a start.
+	c.line(barLeft, barsTop, barLeft, barsTop+float64(len(p.group.Bars))*barRow, axisColour, false)
+	if hasNegative(p.group) {
+		c.textLines(inner, barsTop+float64(len(p.group.Bars))*barRow, []string{"negative values drawn as 0"}, noteStyle)
 	}
 }
 
-// drawBar draws one bar in the slot starting at slotLeft, its value label
-// above it and its name below the axis.
-func drawBar(c *canvas, group Group, bar Bar, slotLeft float64, y scale, format func(float64) string, rotate bool) {
-	centre := slotLeft + barSlot/2
-	highlight := group.Highlight != "" && bar.Label == group.Highlight
-	fill := barColour
-	if highlight {
-		fill = accentColour
+// tooltip is the full description of the i-th bar of p, e.g.
+// "sycamore: 126k req/s (125903.18)".
+func tooltip(p panel, i int) string {
+	bar := p.group.Bars[i]
+	text := bar.Label + ": " + p.values[i]
+	if p.group.Unit != "" && !isByteUnit(p.group.Unit) {
+		text += " " + p.group.Unit
 	}
-	top := float64(plotBottom)
-	valueText := "n/a"
-	if finite(bar.Value) {
-		top = y.pixel(math.Max(bar.Value, 0))
-		valueText = format(bar.Value)
-		tooltip := bar.Label + ": " + valueText
-		if group.Unit != "" && !isByteUnit(group.Unit) {
-			tooltip += " " + group.Unit
-		}
-		tooltip += " (" + strconv.FormatFloat(bar.Value, 'g', -1, 64) + ")"
-		c.rect(centre-barWidth/2, top, barWidth, plotBottom-top, fill, tooltip)
-	}
-	valueFill := textColour
-	if highlight {
-		valueFill = accentColour
-	}
-	c.text(centre, top-5, valueText,
-		textStyle{size: smallSize, anchor: "middle", fill: valueFill, bold: highlight})
-	style := textStyle{size: smallSize, anchor: "middle", fill: textColour, bold: highlight}
-	labelX, labelY := centre, float64(plotBottom+16)
-	if rotate {
-		// A slanted label ends just below the right half of its bar.
-		style.anchor, style.rotate = "end", labelAngle
-		labelX, labelY = centre+6, plotBottom+12
-	}
-	c.text(labelX, labelY, shorten(bar.Label), style)
+	return text + " (" + strconv.FormatFloat(bar.Value, 'g', -1, 64) + ")"
 }
 
-// panelWidth is the width of a group's panel: the y tick labels, one slot
-// per bar, and enough room for the heading.
-func panelWidth(group Group) float64 {
-	slots := math.Max(float64(len(group.Bars)), 2) * barSlot
-	heading := group.Title + " (" + group.Unit + ")"
-	return yAxisSpace + panelPadding + math.Max(slots, textWidth(heading)*labelSize/smallSize)
-}
-
-// shorten cuts label to maxLabelRunes characters, the last one an ellipsis.
-func shorten(label string) string {
-	runes := []rune(label)
-	if len(runes) <= maxLabelRunes {
-		return label
-	}
-	return string(runes[:maxLabelRunes-1]) + "…"
-}
-
-// needsRotation reports whether a bar label of the group is wider than its
-// slot, in which case the group's labels are drawn slanted.
-func needsRotation(group Group) bool {
-	for _, bar := range group.Bars {
-		if textWidth(bar.Label) > barSlot-6 {
-			return true
-		}
-	}
-	return false
-}
-
-// barLabelSpace is the height below the axis that the group's bar labels
-// need: one line, or the vertical extent of the longest slanted label.
-func barLabelSpace(group Group) float64 {
-	if !needsRotation(group) {
-		return 24
-	}
-	longest := 0.0
-	for _, bar := range group.Bars {
-		longest = math.Max(longest, textWidth(shorten(bar.Label)))
-	}
-	return longest*labelSlope + 24
+// textBlockEnd is the y coordinate below lines of text in style whose
+// block starts at top.
+func textBlockEnd(top float64, lines []string, style textStyle) float64 {
+	return top + float64(len(lines))*style.size*lineSpacing
 }
 
 // hasNegative reports whether a bar of the group has a value below zero.

@@ -6,9 +6,16 @@ import (
 	"strings"
 )
 
-// footnoteLineHeight is the distance between the baselines of two footnote
-// lines, a little more than the small font size.
-const footnoteLineHeight = 14
+// Layout of the line charts' and the "no data" chart's frame in pixels:
+// the title at the top left, the footnote at the bottom.
+const (
+	margin        = 20
+	titleBaseline = 30
+	footnoteSpace = 28
+	// footnoteLineHeight is the distance between the baselines of two
+	// footnote lines, a little more than the small font size.
+	footnoteLineHeight = 14
+)
 
 // drawTitle writes the chart title at the top left.
 func drawTitle(c *canvas, title string) {
@@ -49,7 +56,7 @@ func drawFootnote(c *canvas, footnote string, height float64) {
 // headerWidth is the chart width that the title and the longest footnote
 // line need, margins included.
 func headerWidth(title, footnote string) float64 {
-	width := textWidth(title) * titleSize / smallSize
+	width := measure(title, titleSize, true)
 	for _, line := range footnoteLines(footnote) {
 		width = math.Max(width, textWidth(line))
 	}

@@ -27,9 +27,6 @@ type axisOptions struct {
 	// wholeNumbers keeps the tick step at one or more, for axes such as a
 	// loop count where 2.5 would be meaningless.
 	wholeNumbers bool
-	// binary picks steps that are round in powers of 1024, for byte axes,
-	// so that ticks read 512 B, 1 KiB, 1.5 KiB rather than 1000 B, 1.95 KiB.
-	binary bool
 }
 
 // maxMagnitude bounds the data range of a scale. Beyond it, rounding the
@@ -38,10 +35,10 @@ type axisOptions struct {
 const maxMagnitude = 1e300
 
 // niceScale returns a scale whose range covers [low, high] and ends on
-// round tick values (1, 2 or 5 times a power of ten, or of 1024 steps for
-// byte axes). A zero-width range is widened so that the scale never divides
-// by zero: around zero to [0, 1], elsewhere by 10% of the value (or by one
-// for whole-number axes). Data beyond ±maxMagnitude is clamped to it.
+// round tick values (1, 2 or 5 times a power of ten). A zero-width range is
+// widened so that the scale never divides by zero: around zero to [0, 1],
+// elsewhere by 10% of the value (or by one for whole-number axes). Data
+// beyond ±maxMagnitude is clamped to it.
 func niceScale(low, high float64, options axisOptions) scale {
 	if low > high {
 		low, high = high, low
@@ -64,14 +61,7 @@ func niceScale(low, high float64, options axisOptions) scale {
 			}
 		}
 	}
-	unit := 1.0
-	if options.binary {
-		largest := math.Max(math.Abs(low), math.Abs(high))
-		for unit*1024 <= largest && unit < 1<<50 {
-			unit *= 1024
-		}
-	}
-	step := niceStep((high-low)/unit/float64(options.intervals)) * unit
+	step := niceStep((high - low) / float64(options.intervals))
 	if options.wholeNumbers && step < 1 {
 		step = 1
 	}

@@ -14,9 +14,9 @@
 //   - The whole chart is built in memory and handed to the io.Writer in one
 //     Write call, so a failed render writes nothing.
 //
-// Implementation note: text widths are estimated from the character count,
-// because the renderer's font metrics are unknown; long labels may
-// therefore overlap slightly in some fonts.
+// Implementation note: text widths are estimated from the advance widths of
+// DejaVu Sans, a wide sans-serif font, because the renderer's font is
+// unknown; text that would not fit is wrapped or cut with an ellipsis.
 //
 // The functions are safe to call from any goroutine; they share no state.
 package chart
@@ -55,14 +55,12 @@ var seriesColours = []string{
 	"#76b7b2", "#b07aa1", "#edc948", "#9c755f",
 }
 
-// Font sizes in pixels, and the estimated width of one character at the
-// small size. 0.6 em per character is a conservative average for the
-// default sans-serif fonts of browsers.
+// Font sizes in pixels of the line charts and of the "no data" chart; bar
+// charts, which are shown scaled down, have their own (see bars.go).
 const (
 	titleSize = 16
 	labelSize = 12
 	smallSize = 11
-	charWidth = 0.6 * smallSize
 )
 
 // canvas accumulates one SVG document in memory.
@@ -151,6 +149,14 @@ func (c *canvas) text(x, y float64, content string, style textStyle) {
 	fmt.Fprintf(&c.buf, ">%s</text>\n", escape(content))
 }
 
+// textLines draws lines of text in style one below the other, the first
+// with its top at top; see textBlockEnd for where the block ends.
+func (c *canvas) textLines(x, top float64, lines []string, style textStyle) {
+	for i, line := range lines {
+		c.text(x, top+style.size*(0.95+float64(i)*lineSpacing), line, style)
+	}
+}
+
 // num prints a coordinate with at most two decimals and no trailing zeros,
 // which keeps the files small and the output independent of float noise.
 func num(v float64) string {
@@ -207,11 +213,6 @@ func allowedInXML(r rune, size int) bool {
 		return false
 	}
 	return true
-}
-
-// textWidth estimates the rendered width of s at the small font size.
-func textWidth(s string) float64 {
-	return float64(utf8.RuneCountInString(s)) * charWidth
 }
 
 // finite reports whether v is neither NaN nor an infinity.
