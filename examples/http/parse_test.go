@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // parseCase is an input and what parseRequest must make of it.
@@ -131,25 +132,30 @@ func TestPathOf(t *testing.T) {
 	}
 }
 
-// BenchmarkParse parses request heads of the kind load generators send: wrk's
-// minimal one and a browser-like one with a dozen fields.
+// benchHeads are request heads of the kinds load generators and clients send:
+// wrk's minimal one, a POST with a body, and a browser-like one with a dozen
+// fields.
+var benchHeads = []struct{ name, raw string }{
+	{"wrk", "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"},
+	{"post", "POST /json HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n"},
+	{"browser", "GET /json?page=2 HTTP/1.1\r\n" +
+		"Host: 127.0.0.1:8080\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
+		"Accept-Language: en-US,en;q=0.5\r\n" +
+		"Accept-Encoding: gzip, deflate, br\r\n" +
+		"Connection: keep-alive\r\n" +
+		"Upgrade-Insecure-Requests: 1\r\n" +
+		"Sec-Fetch-Dest: document\r\n" +
+		"Sec-Fetch-Mode: navigate\r\n" +
+		"Sec-Fetch-Site: none\r\n" +
+		"Cookie: session=0123456789abcdef; theme=dark\r\n" +
+		"Cache-Control: max-age=0\r\n\r\n"},
+}
+
+// BenchmarkParse parses benchHeads.
 func BenchmarkParse(b *testing.B) {
-	for _, bc := range []struct{ name, raw string }{
-		{"wrk", "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"},
-		{"browser", "GET /json?page=2 HTTP/1.1\r\n" +
-			"Host: 127.0.0.1:8080\r\n" +
-			"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
-			"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
-			"Accept-Language: en-US,en;q=0.5\r\n" +
-			"Accept-Encoding: gzip, deflate, br\r\n" +
-			"Connection: keep-alive\r\n" +
-			"Upgrade-Insecure-Requests: 1\r\n" +
-			"Sec-Fetch-Dest: document\r\n" +
-			"Sec-Fetch-Mode: navigate\r\n" +
-			"Sec-Fetch-Site: none\r\n" +
-			"Cookie: session=0123456789abcdef; theme=dark\r\n" +
-			"Cache-Control: max-age=0\r\n\r\n"},
-	} {
+	for _, bc := range benchHeads {
 		b.Run(bc.name, func(b *testing.B) {
 			raw := []byte(bc.raw)
 			b.ReportAllocs()
@@ -158,6 +164,26 @@ func BenchmarkParse(b *testing.B) {
 				if _, n, status := parseRequest(raw); status != headComplete || n != len(raw) {
 					b.Fatalf("status %d, consumed %d of %d", status, n, len(raw))
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseRouteRespond is a request's work on the loop without the
+// socket: parse benchHeads, pick the response and build it in a scratch buffer.
+func BenchmarkParseRouteRespond(b *testing.B) {
+	clock := newDateClock(time.Now())
+	scratch := make([]byte, 0, scratchSize)
+	for _, bc := range benchHeads {
+		b.Run(bc.name, func(b *testing.B) {
+			raw := []byte(bc.raw)
+			b.ReportAllocs()
+			for b.Loop() {
+				req, _, status := parseRequest(raw)
+				if status != headComplete {
+					b.Fatalf("status %d", status)
+				}
+				scratch = appendResponse(scratch[:0], route(&req), clock.line, connHeaderFor(&req, !req.keepAlive), req.method != methodHEAD)
 			}
 		})
 	}
