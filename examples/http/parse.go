@@ -73,7 +73,8 @@ type request struct {
 // headFields collects what the header fields say while they are being parsed.
 type headFields struct {
 	hosts            int
-	contentLength    int // -1 until a Content-Length field is seen
+	contentLength    int // valid once hasLength
+	hasLength        bool
 	tooLong          bool
 	transferEncoding bool
 	connClose        bool
@@ -94,36 +95,62 @@ type headFields struct {
 // line that is complete is checked at once, so garbage is refused without waiting
 // for the rest of the head. Lines may end in CRLF or in a bare LF (RFC 9112 §2.2).
 func parseRequest(b []byte) (req request, n int, status int) {
+	var p headParser
+	if n, status = p.parse(b); status == headComplete {
+		req = p.req
+	}
+	return req, n, status
+}
+
+// headParser parses one request head in a single pass over its bytes.
+//
+// Implementation note: each line is first read by a fast path that validates
+// and splits it as it scans (eight bytes at a time through a target or a value,
+// see allTargetChars, otherwise one table lookup or comparison per byte), and
+// that takes only the common shapes: the request line "METHOD SP target SP
+// HTTP/1.x CRLF" and a field "name: value CRLF". Anything else (a bare LF, a
+// bad byte, a line not yet complete) goes to the slow path, which finds the end
+// of the line and checks it as a whole, so the outcome for any input is the
+// same as if every line went the slow way. The request is left in the parser
+// rather than returned, which the server reads in place: copying it out cost
+// more than parsing wrk's head.
+type headParser struct {
+	req    request    // what the head said so far; target is set at the end
+	target [2]int     // the request-target's start and end in the input
+	fields headFields // the fields seen so far
+}
+
+// parse parses the head at the start of b, as parseRequest does, and leaves the
+// request in p.req.
+func (p *headParser) parse(b []byte) (n int, status int) {
 	window := b
 	if len(window) > maxHeadBytes {
 		window = window[:maxHeadBytes]
 	}
-	pos := skipEmptyLines(window)
-	line, next := nextLine(window, pos)
-	if next < 0 {
-		return request{}, 0, incompleteHead(len(b))
-	}
-	if failed := parseRequestLine(line, &req); failed != headComplete {
-		return request{}, 0, failed
-	}
-	fields := headFields{contentLength: -1}
-	for {
-		pos = next
-		line, next = nextLine(window, pos)
-		if next < 0 {
-			return request{}, 0, incompleteHead(len(b))
+	pos, status := p.requestLine(window, skipEmptyLines(window))
+	for status == headComplete {
+		switch {
+		case pos < len(window) && window[pos] == '\n':
+			return p.complete(b, pos+1)
+		case pos+1 < len(window) && window[pos] == '\r' && window[pos+1] == '\n':
+			return p.complete(b, pos+2)
 		}
-		if len(line) == 0 {
-			break
-		}
-		if failed := parseField(line, &fields); failed != headComplete {
-			return request{}, 0, failed
-		}
+		pos, status = p.field(window, pos)
 	}
-	if failed := applyFields(&fields, &req); failed != headComplete {
-		return request{}, 0, failed
+	if status == needMore {
+		status = incompleteHead(len(b))
 	}
-	return req, next, headComplete
+	return 0, status
+}
+
+// complete finishes a head of n bytes at the start of b, whose lines are all
+// parsed, with the checks that take the fields as a whole.
+func (p *headParser) complete(b []byte, n int) (int, int) {
+	if failed := applyFields(&p.fields, &p.req); failed != headComplete {
+		return 0, failed
+	}
+	p.req.target = b[p.target[0]:p.target[1]]
+	return n, headComplete
 }
 
 // incompleteHead is the status for input of length total that holds no complete
@@ -167,6 +194,76 @@ func nextLine(b []byte, pos int) (line []byte, next int) {
 	return line, pos + i + 1
 }
 
+// requestLine parses the request line at b[pos:] (RFC 9112 §3): "METHOD SP
+// request-target SP HTTP/x.y". It returns the index after the line, or needMore
+// when the line has no end yet, or an error status.
+func (p *headParser) requestLine(b []byte, pos int) (next int, status int) {
+	i := pos
+	switch {
+	case hasPrefix(b[i:], "GET "):
+		p.req.method, i = methodGET, i+len("GET")
+	case hasPrefix(b[i:], "HEAD "):
+		p.req.method, i = methodHEAD, i+len("HEAD")
+	default:
+		for i < len(b) && tokenChars[b[i]] {
+			i++
+		}
+		if i == pos || i == len(b) || b[i] != ' ' {
+			return p.slowRequestLine(b, pos)
+		}
+		p.req.method = methodOf(b[pos:i])
+	}
+	i++ // the space
+	start := i
+	for i+8 <= len(b) && allTargetChars(load64(b[i:])) {
+		i += 8
+	}
+	for i < len(b) && isTargetChar(b[i]) {
+		i++
+	}
+	if i == start || i == len(b) || b[i] != ' ' {
+		return p.slowRequestLine(b, pos)
+	}
+	p.target = [2]int{start, i}
+	i++
+	if len(b)-i < len("HTTP/1.1\r\n") || load16(b[i+8:]) != crlf16 {
+		return p.slowRequestLine(b, pos)
+	}
+	switch load64(b[i:]) {
+	case http11:
+		p.req.minor = 1
+	case http10:
+		p.req.minor = 0
+	default:
+		return p.slowRequestLine(b, pos)
+	}
+	return i + len("HTTP/1.1\r\n"), headComplete
+}
+
+// The versions the request line's fast path takes, and its line ending, as the
+// words load64 and load16 read.
+var (
+	http11 = load64([]byte("HTTP/1.1"))
+	http10 = load64([]byte("HTTP/1.0"))
+	crlf16 = load16([]byte("\r\n"))
+)
+
+// slowRequestLine parses the request line at b[pos:] as a whole, once it is
+// complete.
+func (p *headParser) slowRequestLine(b []byte, pos int) (next int, status int) {
+	line, next := nextLine(b, pos)
+	if next < 0 {
+		return 0, needMore
+	}
+	if failed := parseRequestLine(line, &p.req); failed != headComplete {
+		return 0, failed
+	}
+	start := pos + cap(line) - cap(p.req.target) // the target is a part of line
+	p.target = [2]int{start, start + len(p.req.target)}
+	p.req.target = nil
+	return next, headComplete
+}
+
 // parseRequestLine parses "METHOD SP request-target SP HTTP/x.y" (RFC 9112 §3).
 func parseRequestLine(line []byte, req *request) int {
 	sp := bytes.IndexByte(line, ' ')
@@ -207,8 +304,46 @@ func parseVersion(v []byte, req *request) int {
 	return headComplete
 }
 
-// parseField parses one "name: value" header field line (RFC 9110 §5, RFC 9112
-// §5) and records the fields the server acts on.
+// field parses the header field line at b[pos:] (RFC 9110 §5, RFC 9112 §5),
+// "name: value", and records it. It returns the index after the line, or
+// needMore when the line has no end yet, or an error status.
+func (p *headParser) field(b []byte, pos int) (next int, status int) {
+	i := pos
+	for i < len(b) && tokenChars[b[i]] {
+		i++
+	}
+	if i == pos || i == len(b) || b[i] != ':' {
+		return p.slowField(b, pos)
+	}
+	name := b[pos:i]
+	i++ // the colon
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	start := i
+	for i+8 <= len(b) && allFieldValueChars(load64(b[i:])) {
+		i += 8
+	}
+	for i < len(b) && fieldValueChars[b[i]] {
+		i++
+	}
+	if i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' {
+		return p.slowField(b, pos)
+	}
+	return i + 2, p.fields.record(name, trimSpace(b[start:i]))
+}
+
+// slowField parses the header field line at b[pos:] as a whole, once it is
+// complete.
+func (p *headParser) slowField(b []byte, pos int) (next int, status int) {
+	line, next := nextLine(b, pos)
+	if next < 0 {
+		return 0, needMore
+	}
+	return next, parseField(line, &p.fields)
+}
+
+// parseField parses one "name: value" header field line and records it.
 func parseField(line []byte, f *headFields) int {
 	if line[0] == ' ' || line[0] == '\t' {
 		return statusBadRequest // obsolete line folding (RFC 9112 §5.2)
@@ -217,22 +352,34 @@ func parseField(line []byte, f *headFields) int {
 	if colon <= 0 || !isToken(line[:colon]) {
 		return statusBadRequest // no name, or whitespace before the colon
 	}
-	name, value := line[:colon], trimSpace(line[colon+1:])
+	value := trimSpace(line[colon+1:])
 	if !isFieldValue(value) {
 		return statusBadRequest
 	}
-	switch {
-	case equalFold(name, "host"):
-		f.hosts++
-	case equalFold(name, "content-length"):
-		return recordContentLength(value, f)
-	case equalFold(name, "transfer-encoding"):
-		f.transferEncoding = true
-	case equalFold(name, "connection"):
-		recordConnection(value, f)
-	case equalFold(name, "expect"):
+	return f.record(line[:colon], value)
+}
+
+// record notes a field the server acts on; name is a token, value a valid field
+// value without the whitespace around it.
+func (f *headFields) record(name, value []byte) int {
+	switch len(name) { // a length rules out all names but one
+	case len("host"):
+		if tokenEqualFold(name, "host") {
+			f.hosts++
+		}
+	case len("content-length"):
+		if tokenEqualFold(name, "content-length") {
+			return f.recordContentLength(value)
+		}
+	case len("transfer-encoding"):
+		f.transferEncoding = f.transferEncoding || tokenEqualFold(name, "transfer-encoding")
+	case len("connection"):
+		if tokenEqualFold(name, "connection") {
+			f.recordConnection(value)
+		}
+	case len("expect"):
 		// Other expectations are ignored, which RFC 9110 §10.1.1 allows.
-		f.expectContinue = f.expectContinue || equalFold(value, "100-continue")
+		f.expectContinue = f.expectContinue || tokenEqualFold(name, "expect") && equalFold(value, "100-continue")
 	}
 	return headComplete
 }
@@ -240,7 +387,7 @@ func parseField(line []byte, f *headFields) int {
 // recordContentLength parses a Content-Length value: digits only, and a second
 // Content-Length field must repeat the first (RFC 9112 §6.3). A value above
 // maxBodyBytes is remembered as too long rather than parsed to the end.
-func recordContentLength(value []byte, f *headFields) int {
+func (f *headFields) recordContentLength(value []byte) int {
 	if len(value) == 0 {
 		return statusBadRequest
 	}
@@ -256,17 +403,17 @@ func recordContentLength(value []byte, f *headFields) int {
 	if length > maxBodyBytes {
 		length = maxBodyBytes + 1
 	}
-	if f.contentLength >= 0 && f.contentLength != length {
+	if f.hasLength && f.contentLength != length {
 		return statusBadRequest
 	}
-	f.contentLength = length
+	f.contentLength, f.hasLength = length, true
 	f.tooLong = length > maxBodyBytes
 	return headComplete
 }
 
 // recordConnection notes the close and keep-alive options in a Connection value,
 // a comma-separated list of tokens.
-func recordConnection(value []byte, f *headFields) {
+func (f *headFields) recordConnection(value []byte) {
 	for len(value) > 0 {
 		item := value
 		if comma := bytes.IndexByte(value, ','); comma >= 0 {
@@ -292,7 +439,7 @@ func applyFields(f *headFields, req *request) int {
 	case f.tooLong:
 		return statusContentTooLarge
 	}
-	req.contentLength = max(f.contentLength, 0)
+	req.contentLength = f.contentLength
 	req.expectContinue = f.expectContinue
 	if req.minor == 0 {
 		req.keepAlive = f.connKeepAlive && !f.connClose

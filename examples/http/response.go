@@ -119,21 +119,31 @@ func appendResponse(dst []byte, r *response, dateLine []byte, conn connHeader, w
 	return dst
 }
 
-// route picks the response to a well-formed request.
+// route picks the response to a well-formed request. The target is tried as it
+// is first, since what load generators send is a bare path; one with a query or
+// in absolute form is tried again as its path.
 func route(req *request) *response {
-	var found *response
-	switch string(pathOf(req.target)) { // compiled to comparisons: no allocation
-	case "/", "/plaintext":
-		found = plaintextOK
-	case "/json":
-		found = jsonOK
-	default:
-		return notFound
+	found := resource(req.target)
+	if found == nil {
+		if found = resource(pathOf(req.target)); found == nil {
+			return notFound
+		}
 	}
 	if req.method != methodGET && req.method != methodHEAD {
 		return methodNotAllowed
 	}
 	return found
+}
+
+// resource returns what GET on path answers, or nil for a path not served.
+func resource(path []byte) *response {
+	switch string(path) { // compiled to comparisons: no allocation
+	case "/", "/plaintext":
+		return plaintextOK
+	case "/json":
+		return jsonOK
+	}
+	return nil
 }
 
 // pathOf returns the path of a request-target: the query is dropped, and an

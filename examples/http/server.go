@@ -139,7 +139,8 @@ const (
 // request took (0 when it is still incomplete, with partialHead or partialBody)
 // and what became of it; after connClosed, all of c's input has been dropped.
 func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, done outcome) {
-	req, headLen, status := parseRequest(in)
+	var head headParser
+	headLen, status := head.parse(in)
 	switch status {
 	case headComplete:
 	case needMore:
@@ -148,6 +149,7 @@ func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, done outcom
 		state.reject(c, errorResponse(status))
 		return 0, connClosed
 	}
+	req := &head.req
 	total := headLen + req.contentLength
 	if len(in) < total {
 		// The body is still on its way. A client that sent "Expect: 100-continue"
@@ -159,7 +161,7 @@ func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, done outcom
 		return 0, partialBody
 	}
 	closing := !req.keepAlive
-	state.respond(c, route(&req), connHeaderFor(&req, closing), req.method != methodHEAD)
+	state.respond(c, route(req), connHeaderFor(req, closing), req.method != methodHEAD)
 	if closing {
 		c.Discard(c.Buffered())
 		c.Close() // writes the response first
