@@ -10,8 +10,9 @@ import (
 // consumes more than it was given, and either parses a head, asks for more bytes
 // (only while under maxHeadBytes), or returns one of the error statuses. A head it
 // parses is parsed the same from exactly its own bytes, is still incomplete one
-// byte shorter, and can be answered. Seeds: parseCases, and the files in
-// testdata/fuzz/FuzzParse.
+// byte shorter, and can be answered. A parser that asked for more and is given
+// the whole input then comes to the same outcome as a fresh one. Seeds:
+// parseCases, and the files in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	for _, tc := range parseCases {
 		f.Add([]byte(tc.input + tc.rest))
@@ -22,6 +23,7 @@ func FuzzParse(f *testing.F) {
 	scratch := make([]byte, 0, scratchSize)
 	f.Fuzz(func(t *testing.T, input []byte) {
 		req, n, status := parseRequest(input)
+		checkResumed(t, input, req, n, status)
 		switch status {
 		case headComplete:
 			checkParsed(t, input, req, n)
@@ -59,11 +61,41 @@ func checkParsed(t *testing.T, input []byte, req request, n int) {
 		t.Fatalf("bad target %q", req.target)
 	}
 	again, m, status := parseRequest(input[:n])
-	if status != headComplete || m != n || !bytes.Equal(again.target, req.target) ||
-		again.method != req.method || again.keepAlive != req.keepAlive || again.contentLength != req.contentLength {
+	if status != headComplete || m != n || !sameRequest(again, req) {
 		t.Fatalf("the head alone parses differently: status %d, consumed %d of %d", status, m, n)
 	}
 	if _, _, status := parseRequest(input[:n-1]); status != needMore {
 		t.Fatalf("the head less its last byte: status %d, want needMore", status)
 	}
+}
+
+// checkResumed checks that a parser that first sees a part of input (cut after
+// its first line end, in its middle, or before its last byte) and asks for more
+// comes to the outcome parseRequest had for the whole of it.
+func checkResumed(t *testing.T, input []byte, req request, n, status int) {
+	t.Helper()
+	cuts := []int{len(input) / 2, len(input) - 1}
+	if nl := bytes.IndexByte(input, '\n'); nl >= 0 {
+		cuts = append(cuts, nl+1)
+	}
+	for _, cut := range cuts {
+		if cut < 0 {
+			continue
+		}
+		var p headParser
+		if _, first := p.parse(input[:cut]); first != needMore {
+			continue
+		}
+		m, again := p.parse(input)
+		if again != status || m != n || (status == headComplete && !sameRequest(p.req, req)) {
+			t.Fatalf("cut at %d, then whole: status %d, consumed %d, request %+v; whole at once: %d, %d, %+v",
+				cut, again, m, p.req, status, n, req)
+		}
+	}
+}
+
+// sameRequest reports whether a and b say the same.
+func sameRequest(a, b request) bool {
+	return a.method == b.method && bytes.Equal(a.target, b.target) && a.minor == b.minor &&
+		a.keepAlive == b.keepAlive && a.contentLength == b.contentLength && a.expectContinue == b.expectContinue
 }

@@ -11,8 +11,10 @@
 // requests 400 and versions other than HTTP/1.x 505, each followed by a close.
 //
 // Serving allocates nothing per request: the parser reads the conn's buffered
-// bytes in place, responses are preformatted, and each loop keeps its own Date
-// line, refreshed once a second by a loop timer.
+// bytes in place, in one pass, responses are preformatted, and each loop keeps
+// its own Date line, refreshed once a second by a loop timer. A head that
+// arrives in pieces is not parsed again from its start at each read: the parser
+// goes on from the first line it has not parsed yet.
 //
 // Run it, then load it from another terminal:
 //

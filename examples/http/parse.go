@@ -102,7 +102,11 @@ func parseRequest(b []byte) (req request, n int, status int) {
 	return req, n, status
 }
 
-// headParser parses one request head in a single pass over its bytes.
+// headParser parses one request head in a single pass over its bytes. When the
+// head arrives in pieces, the same parser is given the same head again, longer,
+// and goes on from the first line it has not parsed yet: the lines before are
+// not scanned again, and input that brings no new line end is not scanned at
+// all. The zero value starts a head.
 //
 // Implementation note: each line is first read by a fast path that validates
 // and splits it as it scans (eight bytes at a time through a target or a value,
@@ -118,17 +122,37 @@ type headParser struct {
 	req    request    // what the head said so far; target is set at the end
 	target [2]int     // the request-target's start and end in the input
 	fields headFields // the fields seen so far
+	// pos is where the first line not parsed yet starts: 0 until the request
+	// line is parsed (a request line is never empty).
+	pos int
+	// scanned is how many bytes the last parse saw when it asked for more: none
+	// of them after pos is a line end. 0 when it did not.
+	scanned int
+	// n is the head's length once it is complete, 0 before.
+	n int
 }
 
 // parse parses the head at the start of b, as parseRequest does, and leaves the
-// request in p.req.
+// request in p.req. If p has parsed part of this head before, b must start with
+// the bytes it was given then.
 func (p *headParser) parse(b []byte) (n int, status int) {
+	if p.n > 0 { // complete already; the input may have moved since
+		p.req.target = b[p.target[0]:p.target[1]]
+		return p.n, headComplete
+	}
 	window := b
 	if len(window) > maxHeadBytes {
 		window = window[:maxHeadBytes]
 	}
-	pos, status := p.requestLine(window, skipEmptyLines(window))
+	if p.scanned > 0 && bytes.IndexByte(window[p.scanned:], '\n') < 0 {
+		return 0, incompleteHead(len(b)) // the line at pos has no end yet
+	}
+	pos, status := p.pos, headComplete
+	if pos == 0 {
+		pos, status = p.requestLine(window, skipEmptyLines(window))
+	}
 	for status == headComplete {
+		p.pos = pos
 		switch {
 		case pos < len(window) && window[pos] == '\n':
 			return p.complete(b, pos+1)
@@ -138,6 +162,7 @@ func (p *headParser) parse(b []byte) (n int, status int) {
 		pos, status = p.field(window, pos)
 	}
 	if status == needMore {
+		p.scanned = len(window)
 		status = incompleteHead(len(b))
 	}
 	return 0, status
@@ -149,6 +174,7 @@ func (p *headParser) complete(b []byte, n int) (int, int) {
 	if failed := applyFields(&p.fields, &p.req); failed != headComplete {
 		return 0, failed
 	}
+	p.n = n
 	p.req.target = b[p.target[0]:p.target[1]]
 	return n, headComplete
 }

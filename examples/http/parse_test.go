@@ -117,6 +117,35 @@ func TestParseRequestHeadLimit(t *testing.T) {
 	}
 }
 
+// A head given to one parser a byte at a time is parsed as it would be whole:
+// every prefix gets the status a fresh parse gives it, and the whole the same
+// request. Lines already parsed are not parsed again: the parser's position
+// moves to the start of each line as the line before it completes.
+func TestParseGoesOnFromWhereItStopped(t *testing.T) {
+	for _, tc := range parseCases {
+		t.Run(tc.name, func(t *testing.T) {
+			input := []byte(tc.input + tc.rest)
+			var p headParser
+			for k := 1; k <= len(input); k++ {
+				n, status := p.parse(input[:k])
+				_, wantN, wantStatus := parseRequest(input[:k])
+				if n != wantN || status != wantStatus {
+					t.Fatalf("after %d bytes: consumed %d, status %d; a fresh parse: %d, %d", k, n, status, wantN, wantStatus)
+				}
+				if status != needMore {
+					break
+				}
+			}
+		})
+	}
+	var p headParser
+	head := "GET / HTTP/1.1\r\nHost: a\r\nX-Long: aaa"
+	p.parse([]byte(head))
+	if want := len("GET / HTTP/1.1\r\nHost: a\r\n"); p.pos != want {
+		t.Errorf("after %q: position %d, want %d", head, p.pos, want)
+	}
+}
+
 func TestPathOf(t *testing.T) {
 	for target, want := range map[string]string{
 		"/json":                  "/json",
@@ -163,6 +192,31 @@ func BenchmarkParse(b *testing.B) {
 			for b.Loop() {
 				if _, n, status := parseRequest(raw); status != headComplete || n != len(raw) {
 					b.Fatalf("status %d, consumed %d of %d", status, n, len(raw))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseByteByByte parses the browser head as a client that sends it a
+// byte at a time makes the server parse it: once per byte, each time one byte
+// longer, with a fresh parser each time (what the server did before it kept its
+// parser between reads) or with one parser that goes on where it stopped.
+func BenchmarkParseByteByByte(b *testing.B) {
+	raw := []byte(benchHeads[len(benchHeads)-1].raw)
+	for _, resumed := range []bool{false, true} {
+		b.Run(map[bool]string{false: "fresh", true: "resumed"}[resumed], func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				var p headParser
+				for k := 1; k <= len(raw); k++ {
+					if !resumed {
+						p = headParser{}
+					}
+					if n, _ := p.parse(raw[:k]); n == len(raw) {
+						break
+					}
 				}
 			}
 		})

@@ -19,12 +19,12 @@ import (
 // deadlines applies; once the head is in, the request timeout alone.
 //
 // Serving allocates nothing per request, so there is no timer per request. A
-// conn gets a requestClock the first time an OnData ends with part of a request
-// left unread (rare for a load generator, which writes whole requests) and keeps
-// it, in its context, for life: every later wait re-arms the same loop timer,
-// which allocates nothing. A conn whose requests always arrive whole never gets
-// one, and costs one type assertion per OnData: a pipelined keep-alive conn does
-// no timer work at all.
+// conn's requestClock is part of its partial (see keepPartial), made the first
+// time an OnData ends with part of a request left unread (rare for a load
+// generator, which writes whole requests) and kept for life: every later wait
+// re-arms the same loop timer, which allocates nothing. A conn whose requests
+// always arrive whole never gets one, and a pipelined keep-alive conn does no
+// timer work at all.
 //
 // The clock starts at the OnData that first sees part of a request, since the
 // request's first byte arrived in that round. It keeps running while more bytes
@@ -68,11 +68,9 @@ type requestClock struct {
 	inBody bool       // the head is in: the timer runs to the body's deadline
 }
 
-// timeRequest starts, keeps, moves or stops c's request clock at the end of an
-// OnData that left left behind, and answered at least one request or not. It
-// allocates only when c's first partial request needs a clock.
-func (s *server) timeRequest(c *transport.Conn, state *perLoop, left outcome, answered bool) {
-	clock, _ := c.Context().(*requestClock)
+// time starts, keeps, moves or stops the clock at the end of an OnData that
+// left left behind, and answered at least one request or not.
+func (rc *requestClock) time(s *server, left outcome, answered bool) {
 	var next bound
 	switch left {
 	case partialHead:
@@ -80,23 +78,15 @@ func (s *server) timeRequest(c *transport.Conn, state *perLoop, left outcome, an
 	case partialBody:
 		next = s.bodies
 	}
-	if next.after == 0 {
-		if clock != nil {
-			clock.stop()
-		}
-		return
-	}
-	if clock == nil {
-		clock = &requestClock{c: c, state: state}
-		c.SetContext(clock)
-	}
 	inBody := left == partialBody
 	switch {
-	case clock.armed.after == 0 || answered: // a new request: its first byte came this round
-		clock.start = c.Loop().Now()
-		clock.arm(next, 0, inBody)
-	case inBody && !clock.inBody: // its head is in: run to the whole request's deadline
-		clock.arm(next, c.Loop().Now().Sub(clock.start), true)
+	case next.after == 0:
+		rc.stop()
+	case rc.armed.after == 0 || answered: // a new request: its first byte came this round
+		rc.start = rc.c.Loop().Now()
+		rc.arm(next, 0, inBody)
+	case inBody && !rc.inBody: // its head is in: run to the whole request's deadline
+		rc.arm(next, rc.c.Loop().Now().Sub(rc.start), true)
 	}
 }
 

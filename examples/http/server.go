@@ -98,18 +98,27 @@ func (s *server) stateOf(l *loop.Loop) *perLoop {
 type lingering struct{}
 
 // OnData answers every complete request buffered on c, in order, and leaves an
-// incomplete one unread for the next call. While what it leaves is part of a
-// request, the request clock runs (see requestClock).
+// incomplete one unread for the next call, with what it has parsed of it and its
+// request clock running (see partial).
 func (s *server) OnData(c *transport.Conn) {
-	if _, ok := c.Context().(lingering); ok {
+	var p *partial
+	switch ctx := c.Context().(type) {
+	case lingering:
 		c.Discard(c.Buffered())
 		return
+	case *partial:
+		p = ctx
 	}
 	state := s.stateOf(c.Loop())
 	in, _ := c.Peek(-1)
+	var fresh headParser
+	head := &fresh // the first request goes on from where the last OnData left it
+	if p != nil {
+		head = &p.head
+	}
 	served, left := 0, nothingLeft
 	for served < len(in) {
-		n, result := state.serveOne(c, in[served:])
+		n, result := state.serveOne(c, in[served:], head)
 		if result == connClosed {
 			return
 		}
@@ -118,10 +127,11 @@ func (s *server) OnData(c *transport.Conn) {
 			break
 		}
 		served += n
+		fresh, head = headParser{}, &fresh
 	}
 	c.Discard(served)
-	if s.timed {
-		s.timeRequest(c, state, left, served > 0)
+	if left != nothingLeft || p != nil {
+		s.keepPartial(c, state, p, head, left, served > 0)
 	}
 }
 
@@ -135,11 +145,11 @@ const (
 	connClosed                 // c was closed and its input dropped
 )
 
-// serveOne answers the request at the start of in. It returns how many bytes the
-// request took (0 when it is still incomplete, with partialHead or partialBody)
-// and what became of it; after connClosed, all of c's input has been dropped.
-func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, done outcome) {
-	var head headParser
+// serveOne answers the request at the start of in, parsed with head. It returns
+// how many bytes the request took (0 when it is still incomplete, with
+// partialHead or partialBody) and what became of it; after connClosed, all of
+// c's input has been dropped.
+func (state *perLoop) serveOne(c *transport.Conn, in []byte, head *headParser) (n int, done outcome) {
 	headLen, status := head.parse(in)
 	switch status {
 	case headComplete:
@@ -173,8 +183,8 @@ func (state *perLoop) serveOne(c *transport.Conn, in []byte) (n int, done outcom
 // OnClose stops c's request clock, if it has one, so that a closed conn leaves
 // no timer behind on its loop.
 func (s *server) OnClose(c *transport.Conn, _ error) {
-	if clock, ok := c.Context().(*requestClock); ok {
-		clock.stop()
+	if p, ok := c.Context().(*partial); ok {
+		p.clock.stop()
 	}
 }
 
@@ -186,8 +196,8 @@ func (state *perLoop) respond(c *transport.Conn, r *response, conn connHeader, w
 
 // reject answers a request that cannot be served with r and closes c.
 func (state *perLoop) reject(c *transport.Conn, r *response) {
-	if clock, ok := c.Context().(*requestClock); ok {
-		clock.stop() // lingerClose replaces the context that holds it
+	if p, ok := c.Context().(*partial); ok {
+		p.clock.stop() // lingerClose replaces the context that holds it
 	}
 	state.respond(c, r, connClose, true)
 	lingerClose(c)
