@@ -231,10 +231,8 @@ func (p *headParser) requestLine(b []byte, pos int) (next int, status int) {
 	case hasPrefix(b[i:], "HEAD "):
 		p.req.method, i = methodHEAD, i+len("HEAD")
 	default:
-		for i < len(b) && tokenChars[b[i]] {
-			i++
-		}
-		if i == pos || i == len(b) || b[i] != ' ' {
+		var ok bool
+		if i, ok = tokenBefore(b, pos, ' '); !ok {
 			return p.slowRequestLine(b, pos)
 		}
 		p.req.method = methodOf(b[pos:i])
@@ -264,6 +262,16 @@ func (p *headParser) requestLine(b []byte, pos int) (next int, status int) {
 		return p.slowRequestLine(b, pos)
 	}
 	return i + len("HTTP/1.1\r\n"), headComplete
+}
+
+// tokenBefore returns the end of the run of tchar at b[pos:], and whether the
+// run is not empty and delim follows it.
+func tokenBefore(b []byte, pos int, delim byte) (end int, ok bool) {
+	end = pos
+	for end < len(b) && tokenChars[b[end]] {
+		end++
+	}
+	return end, end > pos && end < len(b) && b[end] == delim
 }
 
 // The versions the request line's fast path takes, and its line ending, as the
@@ -334,11 +342,8 @@ func parseVersion(v []byte, req *request) int {
 // "name: value", and records it. It returns the index after the line, or
 // needMore when the line has no end yet, or an error status.
 func (p *headParser) field(b []byte, pos int) (next int, status int) {
-	i := pos
-	for i < len(b) && tokenChars[b[i]] {
-		i++
-	}
-	if i == pos || i == len(b) || b[i] != ':' {
+	i, ok := tokenBefore(b, pos, ':')
+	if !ok {
 		return p.slowField(b, pos)
 	}
 	name := b[pos:i]
