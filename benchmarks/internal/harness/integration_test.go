@@ -33,24 +33,6 @@ func buildServer(t *testing.T, name string) string {
 	return bin
 }
 
-// startServer starts s and stops it (checking the stop was clean) when the
-// test ends.
-func startServer(t *testing.T, s Server) *Proc {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	p, err := Start(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Errorf("Stop: %v\nlog:\n%s", err, p.Log())
-		}
-	})
-	return p
-}
-
 // idleConns runs IdleConns with 1000 conns against p and checks the result.
 func idleConns(t *testing.T, p *Proc) {
 	t.Helper()
@@ -68,19 +50,19 @@ func idleConns(t *testing.T, p *Proc) {
 
 func TestIdleConnsAgainstNetEcho(t *testing.T) {
 	bin := buildServer(t, "netecho")
-	p := startServer(t, Server{Name: "net echo", Kind: "echo", Args: []string{bin, "-addr", "{addr}"}})
+	p := StartTest(t, Server{Name: "net echo", Kind: "echo", Args: []string{bin, "-addr", "{addr}"}})
 	idleConns(t, p)
 }
 
 func TestIdleConnsAgainstNetpollEcho(t *testing.T) {
 	bin := buildServer(t, "netpoll")
-	p := startServer(t, Server{Name: "netpoll", Kind: "echo", Args: []string{bin, "-addr", "{addr}", "-mode", "echo"}})
+	p := StartTest(t, Server{Name: "netpoll", Kind: "echo", Args: []string{bin, "-addr", "{addr}", "-mode", "echo"}})
 	idleConns(t, p)
 }
 
 func TestIdleConnsAgainstNetpollHTTP(t *testing.T) {
 	bin := buildServer(t, "netpoll")
-	p := startServer(t, Server{Name: "netpoll", Kind: "http", Args: []string{bin, "-addr", "{addr}"}})
+	p := StartTest(t, Server{Name: "netpoll", Kind: "http", Args: []string{bin, "-addr", "{addr}"}})
 	idleConns(t, p)
 }
 
@@ -89,7 +71,7 @@ func TestWrkAgainstNetHTTP(t *testing.T) {
 		t.Skip("wrk not installed")
 	}
 	bin := buildServer(t, "nethttp")
-	p := startServer(t, Server{Name: "net/http", Kind: "http", Args: []string{bin, "-addr", "{addr}"}})
+	p := StartTest(t, Server{Name: "net/http", Kind: "http", Args: []string{bin, "-addr", "{addr}"}})
 	before, err := p.CPU()
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +97,7 @@ func TestWrkPipelinedAgainstNetpollHTTP(t *testing.T) {
 		t.Skip("wrk not installed")
 	}
 	bin := buildServer(t, "netpoll")
-	p := startServer(t, Server{Name: "netpoll", Kind: "http", Args: []string{bin, "-addr", "{addr}"}})
+	p := StartTest(t, Server{Name: "netpoll", Kind: "http", Args: []string{bin, "-addr", "{addr}"}})
 	res, err := Wrk(context.Background(), "http://"+p.Addr+"/plaintext", 1, 8, time.Second, 16)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +116,7 @@ func TestNginxServesHelloWorldWithWorkers(t *testing.T) {
 	if !ok {
 		t.Skip("nginx not installed")
 	}
-	p := startServer(t, s)
+	p := StartTest(t, s)
 	resp, err := http.Get("http://" + p.Addr + "/plaintext")
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +144,7 @@ func TestRedisBenchmarkAgainstRedisServer(t *testing.T) {
 	if !ok || !Have("redis-benchmark") {
 		t.Skip("redis-server or redis-benchmark not installed")
 	}
-	p := startServer(t, s)
+	p := StartTest(t, s)
 	res, err := RedisBenchmark(context.Background(), p.Addr, []string{"ping_inline", "set"}, 5000, 10, 4)
 	if err != nil {
 		t.Fatal(err)

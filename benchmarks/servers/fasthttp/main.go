@@ -11,12 +11,8 @@ package main
 import (
 	"github.com/valyala/fasthttp"
 
+	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/hello"
 	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/peer"
-)
-
-var (
-	helloBody = []byte("Hello, World!")
-	jsonBody  = []byte(`{"message":"Hello, World!"}`)
 )
 
 func main() {
@@ -29,9 +25,9 @@ func main() {
 func handle(ctx *fasthttp.RequestCtx) {
 	if string(ctx.Path()) == "/json" {
 		ctx.SetContentType("application/json")
-		ctx.SetBody(jsonBody)
+		ctx.SetBody(hello.JSONBody)
 		return
 	}
 	ctx.SetContentType("text/plain")
-	ctx.SetBody(helloBody)
+	ctx.SetBody(hello.Body)
 }

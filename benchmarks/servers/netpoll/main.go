@@ -12,40 +12,30 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log"
-	"os"
 
 	"github.com/cloudwego/netpoll"
 
+	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/hello"
 	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/peer"
 )
 
 func main() {
-	mode := flag.String("mode", "http", "http (plaintext HTTP/1.1) or echo")
-	loops := flag.Int("loops", 0, "netpoll poller count (0: netpoll's default, GOMAXPROCS/20+1)")
-	addr := peer.Addr("netpoll")
-	var onRequest netpoll.OnRequest
-	switch *mode {
-	case "http":
-		startDateClock()
+	cl := peer.ParseDual("netpoll", 0, "netpoll poller count (0: netpoll's default, GOMAXPROCS/20+1)", "")
+	onRequest := netpoll.OnRequest(serveEcho)
+	if cl.Mode == "http" {
+		responder = hello.NewResponder("netpoll")
 		onRequest = serveHTTP
-	case "echo":
-		onRequest = serveEcho
-	default:
-		fmt.Fprintf(os.Stderr, "netpoll: -mode %q: want http or echo\n", *mode)
-		os.Exit(2)
 	}
-	if *loops > 0 {
+	if cl.Loops > 0 {
 		// Configure would also reset the load balance to its zero value; this
 		// sets the poller count alone, as the peer was measured.
 		//lint:ignore SA1019 Configure has no way to set only the poller count.
-		if err := netpoll.SetNumLoops(*loops); err != nil {
+		if err := netpoll.SetNumLoops(cl.Loops); err != nil {
 			log.Fatalf("netpoll: %v", err)
 		}
 	}
-	ln, err := netpoll.CreateListener("tcp", addr)
+	ln, err := netpoll.CreateListener("tcp", cl.Addr)
 	if err != nil {
 		log.Fatalf("netpoll: %v", err)
 	}

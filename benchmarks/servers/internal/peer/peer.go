@@ -1,4 +1,5 @@
-// Package peer holds what the peer servers share: the required -addr flag, and
+// Package peer holds what the peer servers share: the required -addr flag, the
+// -mode and -loops flags of the servers with an http and an echo mode, and
 // serving until SIGINT or SIGTERM followed by a bounded graceful shutdown.
 package peer
 
@@ -29,6 +30,34 @@ func Addr(name string) string {
 	return *addr
 }
 
+// Dual is the command line of a peer server with an http and an echo mode.
+type Dual struct {
+	Addr       string
+	Mode       string // "http" or "echo"
+	Loops      int
+	LockThread bool // -lockthread: lock each loop to an OS thread
+}
+
+// ParseDual declares -mode (http, the default, or echo), -loops (default
+// loops, described by loopsUsage) and, unless lockUsage is "", -lockthread,
+// then parses the command line as Addr does; a -mode other than http or echo
+// is a usage error.
+func ParseDual(name string, loops int, loopsUsage, lockUsage string) Dual {
+	mode := flag.String("mode", "http", "http (plaintext HTTP/1.1) or echo")
+	n := flag.Int("loops", loops, loopsUsage)
+	lock := new(bool)
+	if lockUsage != "" {
+		flag.BoolVar(lock, "lockthread", false, lockUsage)
+	}
+	addr := Addr(name) // parses: read the flags after it
+	d := Dual{Addr: addr, Mode: *mode, Loops: *n, LockThread: *lock}
+	if d.Mode != "http" && d.Mode != "echo" {
+		fmt.Fprintf(os.Stderr, "%s: -mode %q: want http or echo\n", name, d.Mode)
+		os.Exit(2)
+	}
+	return d
+}
+
 // Serve runs serve on a goroutine of its own until it fails (fatal) or a signal
 // comes, then calls shutdown with a context bounded by shutdownWait.
 func Serve(name string, serve func() error, shutdown func(context.Context) error) {
@@ -46,4 +75,16 @@ func Serve(name string, serve func() error, shutdown func(context.Context) error
 	if err := shutdown(sctx); err != nil {
 		log.Printf("%s: shutdown: %v", name, err)
 	}
+}
+
+// ServeStarted is Serve for a server whose start returns once it is serving
+// in the background (nbio's engines): it calls start on this goroutine, so
+// that shutdown, called here too, comes after it in the race detector's eyes
+// as well; a failed start is fatal. Then it waits for a signal and calls
+// shutdown as Serve does.
+func ServeStarted(name string, start func() error, shutdown func(context.Context) error) {
+	if err := start(); err != nil {
+		log.Fatalf("%s: %v", name, err)
+	}
+	Serve(name, func() error { select {} }, shutdown) // serving in the background
 }
