@@ -1,0 +1,40 @@
+// Command nbio is the lesismal/nbio peer server for the load benchmarks.
+// With -mode http (the default) it is nbio's nbhttp engine running a
+// net/http handler, the server nbio's users run: it answers / and /plaintext
+// with "Hello, World!" and /json with a small JSON object, with nbhttp's
+// defaults otherwise (requests parsed on the pollers, handlers run on its
+// goroutine pool). With -mode echo it is a bare nbio engine that writes back
+// every byte it reads, from the poller goroutine. Both run -loops pollers (2
+// by default) and lock no thread unless -lockthread is given.
+//
+// Usage:
+//
+//	nbio -addr 127.0.0.1:8080 [-mode http|echo] [-loops N] [-lockthread]
+package main
+
+import (
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/nbhttp"
+
+	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/hello"
+	"github.com/sycamore-go/sycamore/benchmarks/servers/internal/peer"
+)
+
+func main() {
+	cl := peer.ParseDual("nbio", 2, "nbio pollers", "lock each poller to an OS thread (LockPoller)")
+	conf := nbio.Config{Name: "nbio", Network: "tcp", Addrs: []string{cl.Addr}, NPoller: cl.Loops, LockPoller: cl.LockThread}
+	if cl.Mode == "echo" {
+		engine := nbio.NewEngine(conf)
+		engine.OnData(func(c *nbio.Conn, data []byte) {
+			c.Write(data) // nbio keeps what the socket does not take at once
+		})
+		peer.ServeStarted("nbio", engine.Start, engine.Shutdown)
+		return
+	}
+	engine := nbhttp.NewEngine(nbhttp.Config{
+		Name: conf.Name, Network: conf.Network, Addrs: conf.Addrs, NPoller: conf.NPoller, LockPoller: conf.LockPoller,
+		Handler: hello.Mux("nbio"),
+	})
+	// Shutdown stops the listener, closes every conn and stops the pollers.
+	peer.ServeStarted("nbio", engine.Start, engine.Shutdown)
+}
