@@ -4,7 +4,9 @@
 #               (-tags sycamore_checkowner), and the load harness, tuning sweep and
 #               soak in quick mode (so they cannot rot)
 #   make bench  the load harness: sycamore's examples against net/http, fasthttp,
-#               netpoll, nginx and redis-server under wrk and redis-benchmark
+#               netpoll, gnet, nbio, nginx and redis-server under wrk and
+#               redis-benchmark, and every runtime's echo server under
+#               redis-benchmark, with syscalls and context switches per request
 
 GO ?= go
 QUICK_OUT := $(shell mktemp -d 2>/dev/null || echo /tmp/sycamore-quick)
@@ -33,8 +35,11 @@ bench-tools:
 	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools \
 		redis-server:redis-server nginx:nginx-light
 
-# The full run (about 10 minutes on 2 cores): tables on stdout, and
-# benchmarks/results/latest.{json,md,svg}.
+# The full run (about 18 minutes on 2 cores): the http section (sycamore,
+# net/http, fasthttp, netpoll, gnet, nbio's nbhttp, nginx: wrk plain at -t2 and
+# -t1, pipelined at -t2), resp (redis-server), runtime (the echo servers of
+# sycamore, gnet, nbio, netpoll and net under redis-benchmark ping_mbulk) and
+# idle; tables on stdout, and benchmarks/results/latest.{json,md,svg}.
 bench: bench-tools
 	cd benchmarks && $(GO) run ./cmd/bench
 

@@ -1,15 +1,34 @@
 // Command bench is sycamore's load harness: it builds sycamore's examples and the
-// peer servers, starts them one at a time on loopback, drives each with wrk (plain
-// and 16-deep pipelined HTTP), redis-benchmark (RESP) and an idle-connection
-// client, and prints one markdown table with the ratios of sycamore to each peer.
-// It also writes results/latest.json, results/latest.md and results/latest.svg.
+// peer servers, starts them one at a time on loopback, drives each with wrk,
+// redis-benchmark and an idle-connection client, and prints one markdown table
+// per load with the ratios of sycamore to each peer. It also writes
+// results/latest.json, results/latest.md and results/latest.svg. The sections
+// (-only):
+//
+//   - http: sycamore's http example against net/http, fasthttp, netpoll, gnet,
+//     nbio's nbhttp and nginx, under wrk plain (at -t and at -t1) and 16-deep
+//     pipelined (at -t).
+//   - resp: sycamore's redis example against redis-server under redis-benchmark
+//     (PING_INLINE, SET, GET, unpipelined and 16-deep).
+//   - runtime: the echo server of every runtime (sycamore's echo example, gnet,
+//     nbio, netpoll, and net with a goroutine per conn) under redis-benchmark's
+//     ping_mbulk with 128 conns, unpipelined and 16-deep: an echoed RESP
+//     command is a valid reply.
+//   - idle: the RSS an idle conn costs sycamore's echo, net echo and netpoll.
+//
+// In the http and runtime sections, every load of a server's first round is
+// followed by a second, separate run of it under perf stat, which counts the
+// server's syscalls and context switches per request (n/a without perf).
 //
 // Fairness on a small, noisy machine: every server is measured -rounds times, the
 // servers taking turns (A B C A B C ...), and the tables report medians. Each
 // figure carries the command that produced it.
 //
 //	go run ./cmd/bench            # the full run (make bench)
-//	go run ./cmd/bench -quick     # 1 s runs, Go peers only (make test runs this)
+//	go run ./cmd/bench -quick     # 1 s runs, small -n, Go peers only (make test runs this)
+//
+// Quick mode also skips the warm-up and, in the http section, the counted runs
+// of all but the plain load: wrk runs whole seconds.
 //
 // Tools it cannot find (wrk, redis-benchmark, redis-server, nginx, perf) are
 // reported, and what needs them is skipped; the rest is measured.
@@ -57,21 +76,22 @@ func main() {
 func parseFlags() config {
 	var cfg config
 	var only string
-	flag.BoolVar(&cfg.quick, "quick", false, "1 s runs, one round, Go servers only, 1,000 idle conns: checks the harness works")
+	flag.BoolVar(&cfg.quick, "quick", false, "1 s runs, no warm-up, one round, Go servers only, 1,000 idle conns: checks the harness works")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of each wrk run")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "times each server is measured, taking turns with the others; medians are reported")
 	flag.IntVar(&cfg.conns, "c", 128, "wrk connections")
-	flag.IntVar(&cfg.threads, "t", 2, "wrk threads")
+	flag.IntVar(&cfg.threads, "t", 2, "wrk threads (the plain load also runs at -t1)")
 	flag.IntVar(&cfg.depth, "pipeline", 16, "requests per write in the pipelined load")
-	flag.IntVar(&cfg.loops, "loops", runtime.NumCPU(), "sycamore's event loops")
+	flag.IntVar(&cfg.loops, "loops", runtime.NumCPU(), "event loops of sycamore, gnet and nbio; nginx's workers")
 	flag.IntVar(&cfg.idle, "idle", 10000, "connections the idle-memory client holds")
-	flag.IntVar(&cfg.redisN, "n", 200000, "requests per redis-benchmark test")
+	flag.IntVar(&cfg.redisN, "n", 200000, "requests per redis-benchmark test (resp and runtime)")
 	flag.StringVar(&cfg.out, "out", "results", "directory for latest.json, latest.md and latest.svg")
-	flag.StringVar(&only, "only", "http,resp,idle", "sections to run: http, resp, idle (comma-separated)")
+	flag.StringVar(&only, "only", "http,resp,runtime,idle", "sections to run: http, resp, runtime, idle (comma-separated)")
 	flag.Parse()
 	cfg.warmup = time.Second
 	if cfg.quick {
-		cfg.duration, cfg.warmup, cfg.rounds, cfg.idle, cfg.redisN = time.Second, 200*time.Millisecond, 1, 1000, 20000
+		// No warm-up: wrk runs whole seconds, so even a short one costs 1 s a server.
+		cfg.duration, cfg.warmup, cfg.rounds, cfg.idle, cfg.redisN = time.Second, 0, 1, 1000, 20000
 	}
 	cfg.sections = map[string]bool{}
 	for _, s := range splitComma(only) {
@@ -91,8 +111,9 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	rep := &report{Machine: harness.Machine(), Started: time.Now().UTC().Format(time.RFC3339), Quick: cfg.quick,
-		Settings: fmt.Sprintf("wrk -t%d -c%d -d%v, pipeline %d, %d round(s), sycamore -loops %d, %d idle conns, redis-benchmark -n %d",
-			cfg.threads, cfg.conns, cfg.duration, cfg.depth, cfg.rounds, cfg.loops, cfg.idle, cfg.redisN)}
+		Settings: fmt.Sprintf("wrk -t%d (plain also -t1) -c%d -d%v, pipeline %d, %d round(s), -loops %d, %d idle conns, "+
+			"redis-benchmark -n %d (-c %d resp, -c %d runtime)",
+			cfg.threads, cfg.conns, cfg.duration, cfg.depth, cfg.rounds, cfg.loops, cfg.idle, cfg.redisN, respClients, runtimeClients)}
 	rep.Missing = missingTools()
 	if cfg.sections["http"] {
 		if err := runHTTP(ctx, cfg, bin, rep); err != nil {
@@ -101,6 +122,11 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if cfg.sections["resp"] {
 		if err := runRESP(ctx, cfg, bin, rep); err != nil {
+			return err
+		}
+	}
+	if cfg.sections["runtime"] {
+		if err := runRuntime(ctx, cfg, bin, rep); err != nil {
 			return err
 		}
 	}

@@ -14,13 +14,16 @@ func (r *report) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "## sycamore load benchmarks\n\n")
 	fmt.Fprintf(b, "- machine: %s\n- started: %s\n- settings: %s\n", r.Machine, r.Started, r.Settings)
 	if r.Quick {
-		fmt.Fprintf(b, "- quick mode: 1 s runs, one round, Go servers only — a check that the harness works, not a result\n")
+		fmt.Fprintf(b, "- quick mode: 1 s runs, no warm-up, one round, Go servers only, syscalls and ctx switches counted on http's plain load only — a check that the harness works, not a result\n")
 	}
 	for _, m := range r.Missing {
 		fmt.Fprintf(b, "- not installed: %s\n", m)
 	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(b, "- skipped: %s\n", s)
+	}
+	for _, s := range r.Unmeasured {
+		fmt.Fprintf(b, "- not measured (n/a): %s\n", s)
 	}
 	for _, sl := range r.loads() {
 		rows := sortedCopy(r.rowsOf(sl[0], sl[1]))
@@ -40,17 +43,17 @@ func (r *report) markdown(b *strings.Builder) {
 
 func loadTable(b *strings.Builder, rows []*row) {
 	syc := sycamoreOf(rows)
-	fmt.Fprintf(b, "| server | req/s | p50 ms | p99 ms | server CPU s | req per CPU-s | syscalls/req | RSS | errors | sycamore ÷ it, req/s | sycamore ÷ it, req per CPU-s |\n")
-	fmt.Fprintf(b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| server | req/s | p50 ms | p99 ms | server CPU s | req per CPU-s | syscalls/req | ctx switches/req | RSS | errors | sycamore ÷ it, req/s | sycamore ÷ it, req per CPU-s |\n")
+	fmt.Fprintf(b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range rows {
 		m := x.Median
 		rr, rc := "–", "–"
 		if syc != nil && x != syc {
 			rr, rc = ratio(syc.Median.RPS, m.RPS), ratio(syc.Median.ReqPerCPU, m.ReqPerCPU)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Server,
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Server,
 			human(m.RPS), fixed(m.P50, 2), fixed(m.P99, 2), fixed(m.CPU, 2), human(m.ReqPerCPU),
-			fixed(m.Syscalls, 3), bytes(m.RSS), fixed(m.Errors, 0), rr, rc)
+			fixed(m.Syscalls, 3), fixed(m.CtxSwitches, 3), bytes(m.RSS), fixed(m.Errors, 0), rr, rc)
 	}
 }
 

@@ -11,96 +11,129 @@ import (
 )
 
 // sample is one measurement of one server under one load. Rates are per
-// second; NaN means not measured (Syscalls without perf).
+// second; NaN means not measured (Syscalls and CtxSwitches without perf).
 type sample struct {
-	RPS       float64 `json:"rps"`
-	P50       float64 `json:"p50_ms"`
-	P99       float64 `json:"p99_ms"`
-	CPU       float64 `json:"cpu_s"`       // server utime+stime during the run
-	ReqPerCPU float64 `json:"req_per_cpu"` // requests per server CPU-second
-	Syscalls  float64 `json:"syscalls_per_req"`
-	RSS       float64 `json:"rss_bytes"`
-	PerConn   float64 `json:"rss_per_idle_conn"` // idle section only
-	Errors    float64 `json:"errors"`
-	Cmd       string  `json:"cmd"`
+	RPS         float64 `json:"rps"`
+	P50         float64 `json:"p50_ms"`
+	P99         float64 `json:"p99_ms"`
+	CPU         float64 `json:"cpu_s"`       // server utime+stime during the run
+	ReqPerCPU   float64 `json:"req_per_cpu"` // requests per server CPU-second
+	Syscalls    float64 `json:"syscalls_per_req"`
+	CtxSwitches float64 `json:"ctx_switches_per_req"`
+	RSS         float64 `json:"rss_bytes"`
+	PerConn     float64 `json:"rss_per_idle_conn"` // idle section only
+	Errors      float64 `json:"errors"`
+	Cmd         string  `json:"cmd"`
 }
 
 // nan is the value of a figure that was not measured.
 var nan = math.NaN()
 
-// measureWrk runs one wrk load against p and measures the server meanwhile:
-// CPU time from /proc before and after, and RSS at the end. With countSyscalls
-// it then runs the load again, shorter, under perf stat for the syscalls per
-// request: a tracepoint on every syscall slows the server down, so throughput
-// and CPU are never measured with perf attached.
-func measureWrk(ctx context.Context, cfg config, p *harness.Proc, url string, depth int, countSyscalls bool) (sample, error) {
-	cpu0, err := p.CPU()
-	if err != nil {
-		return sample{}, err
-	}
-	res, err := harness.Wrk(ctx, url, cfg.threads, cfg.conns, cfg.duration, depth)
-	if err != nil {
-		return sample{}, err
-	}
-	cpu1, err := p.CPU()
+// measureWrk runs one wrk load (threads, depth) against p and measures the
+// server meanwhile: CPU time from /proc before and after, and RSS at the end.
+// With count it then runs the load again, shorter, under perf stat, for the
+// syscalls and context switches per request (see counted).
+func measureWrk(ctx context.Context, cfg config, rep *report, p *harness.Proc, url string, threads, depth int, count bool) (sample, error) {
+	var res harness.WrkResult
+	cpu, err := during(p, func() (err error) {
+		res, err = harness.Wrk(ctx, url, threads, cfg.conns, cfg.duration, depth)
+		return err
+	})
 	if err != nil {
 		return sample{}, err
 	}
 	rss, _ := p.RSS()
-	cpu := (cpu1 - cpu0).Seconds()
 	s := sample{
 		RPS: res.RPS, P50: ms(res.P50), P99: ms(res.P99), CPU: cpu,
 		ReqPerCPU: perCPU(float64(res.Requests), cpu), RSS: float64(rss),
-		Errors: float64(res.Errors), Cmd: res.Cmd, Syscalls: nan, PerConn: nan,
+		Errors: float64(res.Errors), Cmd: res.Cmd, Syscalls: nan, CtxSwitches: nan, PerConn: nan,
 	}
-	if countSyscalls {
-		s.Syscalls = syscallsPerRequest(ctx, cfg, p, url, depth)
+	if count {
+		s.Syscalls, s.CtxSwitches = counted(rep, p, func(perf *harness.Perf) (float64, error) {
+			res, err := perf.Wrk(ctx, url, threads, cfg.conns, min(cfg.duration, perfSpan), depth)
+			return float64(res.Requests), err
+		})
 	}
 	return s, nil
 }
 
-// perfSpan is how long the syscall-counting run lasts: the ratio settles
-// within a second or two.
+// measureRedis runs one redis-benchmark test of cfg.redisN requests against
+// p, clients conns deep, pipelined depth, and measures the server as
+// measureWrk does; with count it runs the test again under perf stat.
+// redis-benchmark reports no p99 and no errors (it stops at the first).
+func measureRedis(ctx context.Context, cfg config, rep *report, p *harness.Proc, test string, clients, depth int, count bool) (sample, error) {
+	var res []harness.RedisResult
+	cpu, err := during(p, func() (err error) {
+		res, err = harness.RedisBenchmark(ctx, p.Addr, []string{test}, cfg.redisN, clients, depth)
+		if err == nil && len(res) != 1 {
+			err = fmt.Errorf("redis-benchmark %s: %d results, want 1", test, len(res))
+		}
+		return err
+	})
+	if err != nil {
+		return sample{}, err
+	}
+	rss, _ := p.RSS()
+	s := sample{
+		RPS: res[0].RPS, P50: ms(res[0].P50), P99: nan, CPU: cpu,
+		ReqPerCPU: perCPU(float64(cfg.redisN), cpu), RSS: float64(rss),
+		Errors: nan, Cmd: res[0].Cmd, Syscalls: nan, CtxSwitches: nan, PerConn: nan,
+	}
+	if count {
+		s.Syscalls, s.CtxSwitches = counted(rep, p, func(perf *harness.Perf) (float64, error) {
+			_, err := perf.RedisBenchmark(ctx, p.Addr, []string{test}, cfg.redisN, clients, depth)
+			return float64(cfg.redisN), err
+		})
+	}
+	return s, nil
+}
+
+// during runs load and returns the CPU seconds p spent meanwhile.
+func during(p *harness.Proc, load func() error) (float64, error) {
+	cpu0, err := p.CPU()
+	if err != nil {
+		return 0, err
+	}
+	if err := load(); err != nil {
+		return 0, err
+	}
+	cpu1, err := p.CPU()
+	if err != nil {
+		return 0, err
+	}
+	return (cpu1 - cpu0).Seconds(), nil
+}
+
+// perfSpan is how long a counted wrk run lasts: the ratios settle within a
+// second or two.
 const perfSpan = 3 * time.Second
 
-// syscallsPerRequest runs the load under perf stat and divides the syscall rate
-// by the request rate of the same span; NaN when perf is unavailable.
-func syscallsPerRequest(ctx context.Context, cfg config, p *harness.Proc, url string, depth int) float64 {
-	span := min(cfg.duration, perfSpan)
-	perf := startPerf(ctx, p.Pid, span)
-	res, err := harness.Wrk(ctx, url, cfg.threads, cfg.conns, span, depth)
-	rate, ok := perf.rate()
-	if err != nil || !ok || res.RPS <= 0 {
+// counted runs a load once more under perf stat (load returns the requests
+// it made) and divides the server's syscalls and context switches over that
+// run by its requests: a tracepoint on every syscall slows the server down,
+// so throughput and CPU are never measured with perf attached. A figure perf
+// could not take is NaN, and the report says why.
+func counted(rep *report, p *harness.Proc, load func(*harness.Perf) (requests float64, err error)) (syscalls, ctxSwitches float64) {
+	if !harness.Have("perf") {
+		rep.unmeasured("syscalls/req and ctx switches/req: perf is not installed")
+		return nan, nan
+	}
+	perf := &harness.Perf{Pid: p.Pid, Events: harness.PerfEvents}
+	requests, err := load(perf)
+	if err != nil {
+		rep.unmeasured("syscalls/req and ctx switches/req: " + harness.OneLine(err.Error(), 300))
+		return nan, nan
+	}
+	if perf.Why != "" {
+		rep.unmeasured(perf.Why)
+	}
+	per := func(event string) float64 {
+		if v, ok := perf.PerRequest(event, requests); ok {
+			return v
+		}
 		return nan
 	}
-	return rate / res.RPS
-}
-
-// perfRun is a perf stat running beside a load.
-type perfRun struct {
-	done  chan struct{}
-	count int64
-	ok    bool
-	why   string
-	dur   time.Duration
-}
-
-func startPerf(ctx context.Context, pid int, dur time.Duration) *perfRun {
-	r := &perfRun{done: make(chan struct{}), dur: dur}
-	go func() {
-		defer close(r.done)
-		r.count, r.ok, r.why = harness.PerfSyscalls(ctx, pid, dur)
-	}()
-	return r
-}
-
-// rate waits for perf and returns syscalls per second.
-func (r *perfRun) rate() (float64, bool) {
-	<-r.done
-	if !r.ok || r.dur <= 0 {
-		return 0, false
-	}
-	return float64(r.count) / r.dur.Seconds(), true
+	return per(harness.EventSyscalls), per(harness.EventCtxSwitches)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -113,9 +146,10 @@ func perCPU(requests, cpu float64) float64 {
 }
 
 // each starts every server in turn, rounds times (A B C A B C ...), and calls f
-// with it running; a server that fails to start is reported and skipped.
+// with it running, first set in the first round; a server that fails to start
+// is reported and skipped.
 func each(ctx context.Context, rounds int, servers []harness.Server, rep *report, section string,
-	f func(s harness.Server, p *harness.Proc) error) error {
+	f func(s harness.Server, p *harness.Proc, first bool) error) error {
 	for r := 0; r < rounds; r++ {
 		for _, s := range servers {
 			if err := ctx.Err(); err != nil {
@@ -126,7 +160,7 @@ func each(ctx context.Context, rounds int, servers []harness.Server, rep *report
 				rep.skip(section, fmt.Sprintf("%s did not start: %v", s.Name, err))
 				continue
 			}
-			err = f(s, p)
+			err = f(s, p, r == 0)
 			p.Stop()
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w (server log: %s)", section, s.Name, err, p.Log())
@@ -141,7 +175,8 @@ func (s sample) brief() string {
 	if !math.IsNaN(s.PerConn) {
 		return fmt.Sprintf("%.0f B per idle conn", s.PerConn)
 	}
-	return fmt.Sprintf("%.0f req/s, %.0f req per CPU-s, %.3f syscalls/req", s.RPS, s.ReqPerCPU, s.Syscalls)
+	return fmt.Sprintf("%.0f req/s, %.0f req per CPU-s, %.3f syscalls/req, %.3f ctx switches/req",
+		s.RPS, s.ReqPerCPU, s.Syscalls, s.CtxSwitches)
 }
 
 // MarshalJSON writes NaN (not measured) as null, which JSON can carry.
@@ -154,7 +189,7 @@ func (s sample) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(map[string]any{
 		"rps": v(s.RPS), "p50_ms": v(s.P50), "p99_ms": v(s.P99), "cpu_s": v(s.CPU),
-		"req_per_cpu": v(s.ReqPerCPU), "syscalls_per_req": v(s.Syscalls), "rss_bytes": v(s.RSS),
-		"rss_per_idle_conn": v(s.PerConn), "errors": v(s.Errors), "cmd": s.Cmd,
+		"req_per_cpu": v(s.ReqPerCPU), "syscalls_per_req": v(s.Syscalls), "ctx_switches_per_req": v(s.CtxSwitches),
+		"rss_bytes": v(s.RSS), "rss_per_idle_conn": v(s.PerConn), "errors": v(s.Errors), "cmd": s.Cmd,
 	})
 }

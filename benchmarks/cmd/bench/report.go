@@ -21,7 +21,9 @@ type report struct {
 	Quick    bool     `json:"quick"`
 	Missing  []string `json:"missing_tools,omitempty"`
 	Skipped  []string `json:"skipped,omitempty"`
-	Rows     []*row   `json:"rows"`
+	// Unmeasured says why figures read n/a (perf missing or not permitted).
+	Unmeasured []string `json:"unmeasured,omitempty"`
+	Rows       []*row   `json:"rows"`
 }
 
 // row is one server under one load: its samples and their medians.
@@ -36,6 +38,17 @@ type row struct {
 func (r *report) skip(section, why string) {
 	r.Skipped = append(r.Skipped, section+": "+why)
 	fmt.Fprintf(os.Stderr, "bench: skipped %s\n", r.Skipped[len(r.Skipped)-1])
+}
+
+// unmeasured notes, once, why some figures are n/a.
+func (r *report) unmeasured(why string) {
+	for _, w := range r.Unmeasured {
+		if w == why {
+			return
+		}
+	}
+	r.Unmeasured = append(r.Unmeasured, why)
+	fmt.Fprintf(os.Stderr, "bench: not measured: %s\n", why)
 }
 
 func (r *report) add(section, load, server string, s sample) {
@@ -68,6 +81,7 @@ func (r *report) medians() {
 		m.CPU = pick(func(s sample) float64 { return s.CPU })
 		m.ReqPerCPU = pick(func(s sample) float64 { return s.ReqPerCPU })
 		m.Syscalls = pick(func(s sample) float64 { return s.Syscalls })
+		m.CtxSwitches = pick(func(s sample) float64 { return s.CtxSwitches })
 		m.RSS = pick(func(s sample) float64 { return s.RSS })
 		m.PerConn = pick(func(s sample) float64 { return s.PerConn })
 		m.Errors = pick(func(s sample) float64 { return s.Errors })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -20,15 +21,32 @@ var binaries = map[string]string{
 	"fasthttp":       "./servers/fasthttp",
 	"netpoll":        "./servers/netpoll",
 	"netecho":        "./servers/netecho",
+	"gnet":           "./servers/gnet",
+	"nbio":           "./servers/nbio",
 }
 
-// build compiles every server into dir with one go build per binary.
+// build compiles every server into dir with one go build, which links them in
+// parallel: go build -o dir/ names each binary after its package's last path
+// element, renamed here to its name in binaries.
 func build(ctx context.Context, dir string) error {
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	rename := map[string]string{}
 	for name, pkg := range binaries {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build %s: %w", pkg, err)
+		base := path.Base(pkg)
+		if _, dup := rename[base]; dup {
+			return fmt.Errorf("build: two packages named %s", base)
+		}
+		rename[base] = name
+		args = append(args, pkg)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+	}
+	for base, name := range rename {
+		if err := os.Rename(filepath.Join(dir, base), filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("build: %w", err)
 		}
 	}
 	return nil
@@ -52,11 +70,26 @@ func httpServers(cfg config, bin string) []harness.Server {
 		peer(bin, "nethttp", "net/http", "http"),
 		peer(bin, "fasthttp", "fasthttp", "http"),
 		peer(bin, "netpoll", "netpoll", "http", "-mode", "http"),
+		peer(bin, "gnet", "gnet", "http", "-mode", "http", "-loops", fmt.Sprint(cfg.loops)),
+		peer(bin, "nbio", "nbhttp", "http", "-mode", "http", "-loops", fmt.Sprint(cfg.loops)),
 	}
 	if ng, ok := harness.Nginx(cfg.loops); ok && !cfg.quick {
 		s = append(s, ng)
 	}
 	return s
+}
+
+// runtimeServers are the echo servers of the runtime section, sycamore first;
+// the event-loop runtimes that take a loop count get -loops, as sycamore does
+// (netpoll keeps its default, as everywhere in the harness).
+func runtimeServers(cfg config, bin string) []harness.Server {
+	return []harness.Server{
+		sycamore(bin, "echo", "echo", cfg.loops),
+		peer(bin, "gnet", "gnet", "echo", "-mode", "echo", "-loops", fmt.Sprint(cfg.loops)),
+		peer(bin, "nbio", "nbio", "echo", "-mode", "echo", "-loops", fmt.Sprint(cfg.loops)),
+		peer(bin, "netpoll", "netpoll", "echo", "-mode", "echo"),
+		peer(bin, "netecho", "net echo", "echo"),
+	}
 }
 
 // missingTools lists the tools the full run uses that are not installed.

@@ -209,3 +209,33 @@ func TestStopReportsServerThatDiedEarly(t *testing.T) {
 		t.Fatalf("Stop = %v, want an exited-before-Stop error", err)
 	}
 }
+
+// TestRedisBenchmarkDrivesAnEchoServerUnderPerf checks that an echoed
+// ping_mbulk is a reply redis-benchmark accepts (the runtime section rests on
+// it), and that a counted run counts the server's syscalls and context
+// switches over the run.
+func TestRedisBenchmarkDrivesAnEchoServerUnderPerf(t *testing.T) {
+	if !Have("redis-benchmark") {
+		t.Skip("redis-benchmark not installed")
+	}
+	bin := buildServer(t, "netecho")
+	p := StartTest(t, Server{Name: "net echo", Kind: "echo", Args: []string{bin, "-addr", "{addr}"}})
+	ctx := context.Background()
+	res, err := RedisBenchmark(ctx, p.Addr, []string{"ping_mbulk"}, 5000, 16, 4)
+	if err != nil || len(res) != 1 || res[0].Test != "PING_MBULK" || res[0].RPS <= 0 {
+		t.Fatalf("RedisBenchmark = %+v, %v", res, err)
+	}
+	if !Have("perf") {
+		t.Skip("perf not installed")
+	}
+	perf := &Perf{Pid: p.Pid, Events: PerfEvents}
+	if _, err := perf.RedisBenchmark(ctx, p.Addr, []string{"ping_mbulk"}, 5000, 16, 4); err != nil {
+		t.Skipf("perf unavailable here: %v", err)
+	}
+	sys, ok1 := perf.PerRequest(EventSyscalls, 5000)
+	cs, ok2 := perf.PerRequest(EventCtxSwitches, 5000)
+	if !ok1 || !ok2 || sys <= 0 || cs <= 0 {
+		t.Fatalf("per request: %v syscalls (%v), %v ctx switches (%v); counts %v, why %q", sys, ok1, cs, ok2, perf.Counts, perf.Why)
+	}
+	t.Logf("%s: %.3f syscalls/req, %.3f ctx switches/req", res[0].Cmd, sys, cs)
+}

@@ -28,7 +28,7 @@ import (
 
 // Server says how to start a server under test.
 type Server struct {
-	Name string   // label in tables: "sycamore", "net/http", "fasthttp", "netpoll", "nginx", "redis-server", "net echo", ...
+	Name string   // label in tables: "sycamore", "net/http", "fasthttp", "netpoll", "gnet", "nbhttp", "nbio", "nginx", "redis-server", "net echo", ...
 	Kind string   // "http", "resp" or "echo"
 	Args []string // argv; the words "{addr}", "{host}" and "{port}" are replaced
 	Env  []string // extra environment ("KEY=value", the same words replaced), may be nil

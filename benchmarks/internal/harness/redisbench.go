@@ -49,6 +49,16 @@ const redisGrace = 30 * time.Second
 // --csv and changes nothing. The run is killed if it takes longer than
 // len(tests)*n/10000 seconds plus 30 s.
 func RedisBenchmark(ctx context.Context, addr string, tests []string, n, clients, pipeline int) ([]RedisResult, error) {
+	return redisBenchmark(ctx, nil, addr, tests, n, clients, pipeline)
+}
+
+// RedisBenchmark is RedisBenchmark run under perf stat: p.Counts holds the
+// server's counts for the run, to divide by the len(tests)*n requests.
+func (p *Perf) RedisBenchmark(ctx context.Context, addr string, tests []string, n, clients, pipeline int) ([]RedisResult, error) {
+	return redisBenchmark(ctx, p, addr, tests, n, clients, pipeline)
+}
+
+func redisBenchmark(ctx context.Context, perf *Perf, addr string, tests []string, n, clients, pipeline int) ([]RedisResult, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("harness: redis-benchmark address: %w", err)
@@ -63,18 +73,13 @@ func RedisBenchmark(ctx context.Context, addr string, tests []string, n, clients
 	}
 	cmdline := "redis-benchmark " + strings.Join(args, " ")
 	limit := time.Duration(len(tests)*n/10000)*time.Second + redisGrace
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "redis-benchmark", args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, stderr, err := runTool(ctx, perf, limit, append([]string{"redis-benchmark"}, args...)...)
 	if err != nil {
-		return nil, fmt.Errorf("harness: %s: %w\n%s%s", cmdline, err, out, stderr.String())
+		return nil, err
 	}
-	res, err := parseRedisCSV(string(out))
+	res, err := parseRedisCSV(out)
 	if err != nil {
-		return nil, fmt.Errorf("%w\n%s%s", err, out, stderr.String())
+		return nil, fmt.Errorf("%w\n%s%s", err, out, stderr)
 	}
 	for i := range res {
 		res[i].Cmd = cmdline

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,6 +49,16 @@ const wrkGrace = 30 * time.Second
 // so RPS is per request, not per batch. dur is rounded up to whole seconds
 // (wrk's unit); the run is killed if it takes 30 s longer than that.
 func Wrk(ctx context.Context, url string, threads, conns int, dur time.Duration, pipeline int) (WrkResult, error) {
+	return wrk(ctx, nil, url, threads, conns, dur, pipeline)
+}
+
+// Wrk is Wrk run under perf stat: p.Counts holds the server's counts for the
+// run, to divide by WrkResult.Requests.
+func (p *Perf) Wrk(ctx context.Context, url string, threads, conns int, dur time.Duration, pipeline int) (WrkResult, error) {
+	return wrk(ctx, p, url, threads, conns, dur, pipeline)
+}
+
+func wrk(ctx context.Context, perf *Perf, url string, threads, conns int, dur time.Duration, pipeline int) (WrkResult, error) {
 	secs := int((dur + time.Second - 1) / time.Second)
 	if secs < 1 {
 		secs = 1
@@ -74,16 +83,14 @@ func Wrk(ctx context.Context, url string, threads, conns int, dur time.Duration,
 	}
 	cmdline := "wrk " + strings.Join(args, " ")
 
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+wrkGrace)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "wrk", args...).CombinedOutput()
+	out, errOut, err := runTool(ctx, perf, time.Duration(secs)*time.Second+wrkGrace, append([]string{"wrk"}, args...)...)
 	if err != nil {
-		return WrkResult{Cmd: cmdline}, fmt.Errorf("harness: %s: %w\n%s", cmdline, err, out)
+		return WrkResult{Cmd: cmdline}, err
 	}
-	res, err := parseWrk(string(out))
+	res, err := parseWrk(out)
 	res.Cmd = cmdline
 	if err != nil {
-		return res, fmt.Errorf("%w\n%s", err, out)
+		return res, fmt.Errorf("%w\n%s%s", err, out, errOut)
 	}
 	return res, nil
 }
