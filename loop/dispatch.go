@@ -36,15 +36,16 @@ func (l *Loop) DispatchOnce(timeout time.Duration) error {
 	return nil
 }
 
-// wait is the round's poller Wait. With Config.SpinWait it polls without
-// blocking first, until events come, a task is queued (Submit wakes the poller
-// only for a sleeping loop, and that wakeup is drained inside Wait without
-// showing as an event, so the queue is checked here) or the spin runs out; then
-// it blocks for what is left of timeout.
+// wait is the round's wait for events: poller.Park or poller.Wait, as
+// Config.Wait says. With Config.SpinWait it polls without blocking first, until
+// events come, a task is queued (Submit wakes the poller only for a sleeping
+// loop, and that wakeup is drained inside Wait without showing as an event, so
+// the queue is checked here) or the spin runs out; then it waits for what is
+// left of timeout.
 func (l *Loop) wait(timeout time.Duration) (int, error) {
 	spin := l.cfg.SpinWait
 	if spin <= 0 || timeout == 0 {
-		return l.p.Wait(l.events, timeout)
+		return l.waitOnce(timeout)
 	}
 	if timeout > 0 && timeout < spin {
 		spin = timeout
@@ -64,6 +65,14 @@ func (l *Loop) wait(timeout time.Duration) (int, error) {
 		if timeout <= 0 {
 			return 0, nil
 		}
+	}
+	return l.waitOnce(timeout)
+}
+
+// waitOnce is one wait of the configured mode.
+func (l *Loop) waitOnce(timeout time.Duration) (int, error) {
+	if l.cfg.Wait == WaitPark {
+		return l.p.Park(l.events, timeout)
 	}
 	return l.p.Wait(l.events, timeout)
 }

@@ -96,7 +96,7 @@ func startSignalStorm(t *testing.T, tid int) (stop func() (sent int)) {
 // last timer, 51 ms after the others, would be late or never fire.
 func TestSignalStormDoesNotBreakWaitsOrTimers(t *testing.T) {
 	waits := countEINTRs(t)
-	l := newTestLoop(t, nil)
+	l := newTestLoopWaiting(t, WaitBlock, nil)
 	result := startRun(t, l, context.Background())
 	var tid int
 	submitAndWait(t, l, func() { tid = unix.Gettid() }) // Run locked the loop to this thread
@@ -185,7 +185,7 @@ func TestSignalStormDoesNotBreakWaitsOrTimers(t *testing.T) {
 func TestEINTRInWaitRecomputesTheRemainingTimeout(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	const interrupts = 6 // halving 200 ms six times leaves 3 ms
-	l := newTestLoop(t, nil)
+	l := newTestLoopWaiting(t, WaitBlock, nil)
 
 	type wait struct {
 		msec       int

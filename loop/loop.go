@@ -110,6 +110,39 @@ type Config struct {
 	// switch each way). It trades CPU for latency; 0 (the default) blocks at
 	// once. See BenchmarkSpinWait and benchmarks/RESULTS.md for when it pays.
 	SpinWait time.Duration
+	// Wait is how a round that finds nothing to do waits; the zero value,
+	// WaitAuto, parks an unpinned loop and blocks a pinned one.
+	Wait WaitMode
+}
+
+// WaitMode is how a loop waits when a round finds nothing ready.
+type WaitMode uint8
+
+const (
+	// WaitAuto is WaitPark for an unpinned loop and WaitBlock for a pinned one.
+	WaitAuto WaitMode = iota
+	// WaitPark parks the loop goroutine in the Go runtime's own poller
+	// (poller.Park): its thread and P are free while it waits, and Run does not
+	// lock the goroutine to a thread. Under load this saves most of the context
+	// switches of blocking: see benchmarks/RESULTS.md. A pinned loop cannot park.
+	WaitPark
+	// WaitBlock blocks the loop's thread in the kernel's wait (poller.Wait), with
+	// the goroutine locked to its thread by Run: the seeds' model, and what a
+	// pinned loop does.
+	WaitBlock
+)
+
+// String names the mode. Safe from any goroutine.
+func (m WaitMode) String() string {
+	switch m {
+	case WaitAuto:
+		return "auto"
+	case WaitPark:
+		return "park"
+	case WaitBlock:
+		return "block"
+	}
+	return fmt.Sprintf("WaitMode(%d)", uint8(m))
 }
 
 // Defaults for zero Config fields.
@@ -192,8 +225,17 @@ func New(cfg Config) (*Loop, error) {
 	if cfg.ReadBufferSize <= 0 {
 		cfg.ReadBufferSize = DefaultReadBufferSize
 	}
-	if cfg.CPU < NoPin {
+	switch {
+	case cfg.CPU < NoPin:
 		return nil, fmt.Errorf("loop: CPU %d: want NoPin (-1) or a CPU number", cfg.CPU)
+	case cfg.Wait > WaitBlock:
+		return nil, fmt.Errorf("loop: %v: want WaitAuto, WaitPark or WaitBlock", cfg.Wait)
+	case cfg.Wait == WaitPark && cfg.CPU != NoPin:
+		return nil, fmt.Errorf("loop: CPU %d with WaitPark: a pinned loop keeps its thread, so it blocks (WaitBlock or WaitAuto)", cfg.CPU)
+	case cfg.Wait == WaitAuto && cfg.CPU == NoPin:
+		cfg.Wait = WaitPark
+	case cfg.Wait == WaitAuto:
+		cfg.Wait = WaitBlock
 	}
 	p, err := poller.New()
 	if err != nil {
@@ -216,6 +258,10 @@ func New(cfg Config) (*Loop, error) {
 	l.awake.Store(true)
 	return l, nil
 }
+
+// WaitMode returns how the loop waits: WaitPark or WaitBlock (WaitAuto is
+// resolved by New). Safe from any goroutine.
+func (l *Loop) WaitMode() WaitMode { return l.cfg.Wait }
 
 // ID returns Config.ID. Safe from any goroutine.
 func (l *Loop) ID() int { return l.cfg.ID }

@@ -18,14 +18,21 @@ func TestMain(m *testing.M) { testutil.VerifyMain(m) }
 // the race detector on two cores is slow; a passing test never waits this long.
 const waitFor = 5 * time.Second
 
-// newTestLoop returns an unpinned loop that is Closed when the test ends. OnError
-// fails the test unless onError is given.
+// newTestLoop returns an unpinned loop (which parks when it waits) that is
+// Closed when the test ends. OnError fails the test unless onError is given.
 func newTestLoop(t testing.TB, onError func(Target, error)) *Loop {
+	t.Helper()
+	return newTestLoopWaiting(t, WaitAuto, onError)
+}
+
+// newTestLoopWaiting is newTestLoop with the given WaitMode: the tests that read
+// the blocking wait's timeouts through the sys.EpollWait seam use WaitBlock.
+func newTestLoopWaiting(t testing.TB, wait WaitMode, onError func(Target, error)) *Loop {
 	t.Helper()
 	if onError == nil {
 		onError = func(tg Target, err error) { t.Errorf("unexpected OnError(%v, %v)", tg, err) }
 	}
-	l, err := New(Config{CPU: NoPin, OnError: onError})
+	l, err := New(Config{CPU: NoPin, OnError: onError, Wait: wait})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

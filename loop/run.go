@@ -6,10 +6,12 @@ import (
 	"runtime"
 )
 
-// Run drives the loop until Stop or until ctx ends, on a locked OS thread pinned to
-// Config.CPU unless that is NoPin. A pinned Run never unlocks its thread: when the
-// goroutine that called Run exits, Go ends the pinned thread instead of reusing it,
-// so start Run in a goroutine of its own (go l.Run(ctx)). Run returns nil after
+// Run drives the loop until Stop or until ctx ends. A loop that blocks
+// (WaitBlock, and every pinned loop) runs on a locked OS thread, pinned to
+// Config.CPU unless that is NoPin; a parking loop (WaitPark, the default when
+// unpinned) is an ordinary goroutine. A pinned Run never unlocks its thread: when
+// the goroutine that called Run exits, Go ends the pinned thread instead of
+// reusing it, so start Run in a goroutine of its own (go l.Run(ctx)). Run returns nil after
 // Stop, ctx.Err() when ctx ended, ErrRunning if already running and ErrClosed after
 // Close. Tasks submitted before Stop have run when Run returns. Safe from any
 // goroutine (the one that calls it becomes the loop goroutine).
@@ -21,14 +23,16 @@ func (l *Loop) Run(ctx context.Context) error {
 	if l.closed {
 		return ErrClosed
 	}
-	runtime.LockOSThread()
-	if l.cfg.CPU >= 0 {
+	switch {
+	case l.cfg.CPU >= 0:
+		runtime.LockOSThread()
 		if err := pinThread(l.cfg.CPU); err != nil {
 			runtime.UnlockOSThread()
 			return fmt.Errorf("loop %d: pin to CPU %d: %w", l.cfg.ID, l.cfg.CPU, err)
 		}
 		// No UnlockOSThread: see the doc comment.
-	} else {
+	case l.cfg.Wait == WaitBlock:
+		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
 	l.owner.Store(goroutineID())

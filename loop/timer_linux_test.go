@@ -71,7 +71,7 @@ func TestTimerExtremesNeitherSpinNorOverflow(t *testing.T) {
 			}
 		}
 	})
-	l = newTestLoop(t, nil)
+	l = newTestLoopWaiting(t, WaitBlock, nil)
 
 	// round runs one round that may block, and returns the wait it made.
 	round := func(t *testing.T) epollWaitCall {

@@ -16,6 +16,10 @@ import (
 	"github.com/sycamore-go/sycamore/poller"
 )
 
+// wait is the Wait under test: Poller.Wait, or Poller.Park when
+// TestConformanceOfPark runs the suite again.
+var wait = (*poller.Poller).Wait
+
 // eventually bounds every wait for something that must happen; it is never a
 // sleep, only a ceiling that a working backend is far below.
 const eventually = 5 * time.Second
@@ -95,7 +99,7 @@ func drain(t testing.TB, fd int) {
 func waitOnce(t testing.TB, p *poller.Poller, timeout time.Duration) []poller.Event {
 	t.Helper()
 	events := make([]poller.Event, 64)
-	n, err := p.Wait(events, timeout)
+	n, err := wait(p, events, timeout)
 	if err != nil {
 		t.Fatalf("Wait(%v): %v", timeout, err)
 	}
@@ -326,7 +330,7 @@ func TestWakeFromAnotherGoroutineEndsBlockingWait(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		events := make([]poller.Event, 8)
-		n, err := p.Wait(events, -1)
+		n, err := wait(p, events, -1)
 		done <- result{n, err}
 	}()
 	if err := p.Wake(); err != nil {
@@ -439,8 +443,8 @@ func TestWaitWithEmptyEventsReturnsZero(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		n1, err1 := p.Wait(nil, -1)
-		n2, err2 := p.Wait([]poller.Event{}, -1)
+		n1, err1 := wait(p, nil, -1)
+		n2, err2 := wait(p, []poller.Event{}, -1)
 		done <- result{n1 + n2, errors.Join(err1, err2)}
 	}()
 	r := testutil.Recv(t, done, eventually, "Wait with no room for events to return")
@@ -457,7 +461,7 @@ func TestWaitAfterCloseReturnsErrClosed(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if n, err := p.Wait(make([]poller.Event, 4), 0); n != 0 || !errors.Is(err, poller.ErrClosed) {
+	if n, err := wait(p, make([]poller.Event, 4), 0); n != 0 || !errors.Is(err, poller.ErrClosed) {
 		t.Fatalf("Wait after Close = (%d, %v), want (0, ErrClosed)", n, err)
 	}
 	if err := p.Close(); !errors.Is(err, poller.ErrClosed) {
@@ -517,7 +521,7 @@ func TestShortEventsSliceLeavesRestForNextWait(t *testing.T) {
 	events := make([]poller.Event, 2)
 	seen := map[int]bool{}
 	for i, wantN := range []int{2, -1} {
-		n, err := p.Wait(events, 0)
+		n, err := wait(p, events, 0)
 		if err != nil {
 			t.Fatalf("Wait #%d: %v", i+1, err)
 		}
@@ -583,5 +587,39 @@ func TestReadyAndInterestString(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("String() = %q, want %q", tt.got, tt.want)
 		}
+	}
+}
+
+// Park keeps Wait's contract: the whole suite again, with every Wait a Park.
+func TestConformanceOfPark(t *testing.T) {
+	wait = (*poller.Poller).Park
+	defer func() { wait = (*poller.Poller).Wait }()
+	for _, test := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"EmptySocketIsNotReadable", TestEmptySocketIsNotReadable},
+		{"PeerWriteMakesReadable", TestPeerWriteMakesReadable},
+		{"UnreadDataIsReportedByEveryWait", TestUnreadDataIsReportedByEveryWait},
+		{"EmptySocketIsWritable", TestEmptySocketIsWritable},
+		{"ModifySwitchesBetweenReadableAndWritable", TestModifySwitchesBetweenReadableAndWritable},
+		{"DeleteStopsEventsWithDataPending", TestDeleteStopsEventsWithDataPending},
+		{"InterestWithReadyOnlyBitsIsRejected", TestInterestWithReadyOnlyBitsIsRejected},
+		{"PeerShutdownWriteReportsReadHangup", TestPeerShutdownWriteReportsReadHangup},
+		{"PeerCloseIsReported", TestPeerCloseIsReported},
+		{"WakeFromAnotherGoroutineEndsBlockingWait", TestWakeFromAnotherGoroutineEndsBlockingWait},
+		{"WakeBeforeWaitMakesNextWaitReturn", TestWakeBeforeWaitMakesNextWaitReturn},
+		{"WaitAfterDrainedWakeBlocksForTimeout", TestWaitAfterDrainedWakeBlocksForTimeout},
+		{"WaitTimeoutNeverReturnsEarly", TestWaitTimeoutNeverReturnsEarly},
+		{"WakeBurstCoalescesToOneWrite", TestWakeBurstCoalescesToOneWrite},
+		{"WaitWithEmptyEventsReturnsZero", TestWaitWithEmptyEventsReturnsZero},
+		{"WaitAfterCloseReturnsErrClosed", TestWaitAfterCloseReturnsErrClosed},
+		{"AddAfterCloseReturnsErrClosed", TestAddAfterCloseReturnsErrClosed},
+		{"WakeAfterCloseReturnsErrClosed", TestWakeAfterCloseReturnsErrClosed},
+		{"ShortEventsSliceLeavesRestForNextWait", TestShortEventsSliceLeavesRestForNextWait},
+		{"ManyFdsAreEachReported", TestManyFdsAreEachReported},
+		{"ReadyAndInterestString", TestReadyAndInterestString},
+	} {
+		t.Run(test.name, test.run)
 	}
 }

@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"errors"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,8 +17,12 @@ type Poller struct {
 	raw     []unix.EpollEvent // kernel-side buffer, grown to len(events) of Wait
 	ctlEv   unix.EpollEvent   // scratch for epoll_ctl, kept here so it does not escape
 	drainEv [8]byte           // scratch for the eventfd read
-	closed  bool              // loop-goroutine view; Wake uses wake.closed
+	park    parker
+	closed  bool // loop-goroutine view; Wake uses wake.closed
 }
+
+// fd is the epoll instance, for Park.
+func (p *Poller) fd() int { return p.epfd }
 
 // wakeOne is the eventfd increment Wake writes: the value 1 in host byte order.
 var wakeOne = func() (b [8]byte) { putUint64(b[:], 1); return }()
@@ -149,6 +154,7 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 func (p *Poller) drainWake() {
 	sys.Read(p.wakeFd, p.drainEv[:])
 	p.wake.drained()
+	p.park.woke = true
 }
 
 // Wake makes the current or next Wait return. Safe from any goroutine.
@@ -178,13 +184,8 @@ func (p *Poller) writeWake() error {
 func (p *Poller) Close() error {
 	return p.wake.close(func() error {
 		p.closed = true
-		err1 := sys.Close(p.wakeFd)
-		err2 := sys.Close(p.epfd)
-		if err1 != nil {
-			return wrap("close", err1)
-		}
-		if err2 != nil {
-			return wrap("close", err2)
+		if err := errors.Join(p.stopParking(), sys.Close(p.wakeFd), sys.Close(p.epfd)); err != nil {
+			return wrap("close", err)
 		}
 		return nil
 	})

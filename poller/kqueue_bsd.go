@@ -17,8 +17,12 @@ type Poller struct {
 	waker   kqueueWaker // EVFILT_USER or a pipe, per platform
 	raw     []unix.Kevent_t
 	changes [2]unix.Kevent_t // scratch for Add/Modify/Delete
+	park    parker
 	closed  bool
 }
+
+// fd is the kqueue, for Park.
+func (p *Poller) fd() int { return p.kq }
 
 // New creates a kqueue and its wakeup source, both close-on-exec. Safe from any
 // goroutine.
@@ -111,6 +115,7 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 		if p.waker.owns(kev) {
 			p.waker.drain()
 			p.wake.drained()
+			p.park.woke = true
 			continue
 		}
 		fd := int(kev.Ident)
@@ -123,16 +128,6 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 		out++
 	}
 	return out, nil
-}
-
-// capTimeout bounds a kevent timeout the way epoll's int32 of milliseconds is
-// bounded, so both backends behave alike for huge durations.
-func capTimeout(d time.Duration) time.Duration {
-	const max = time.Duration(1<<31-1) * time.Millisecond
-	if d > max {
-		return max
-	}
-	return d
 }
 
 func keventReady(kev *unix.Kevent_t) Ready {
@@ -179,8 +174,12 @@ func (p *Poller) Close() error {
 	return p.wake.close(func() error {
 		p.closed = true
 		p.waker.close()
+		errPark := p.stopParking()
 		if err := sys.Close(p.kq); err != nil {
 			return wrap("close", err)
+		}
+		if errPark != nil {
+			return wrap("close", errPark)
 		}
 		return nil
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sycamore-go/sycamore/balance"
 	"github.com/sycamore-go/sycamore/internal/testutil"
+	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/transport"
 )
 
@@ -468,5 +469,22 @@ func TestPickingALoopAllocatesNothing(t *testing.T) {
 	remote := netip.MustParseAddrPort("10.0.0.1:5000")
 	if allocs := testing.AllocsPerRun(100, func() { e.pick(remote) }); allocs != 0 {
 		t.Fatalf("picking a loop for an accepted conn allocates %.0f times", allocs)
+	}
+}
+
+// Options.Wait reaches every loop; the zero value parks unpinned loops.
+func TestOptionsWaitReachesEveryLoop(t *testing.T) {
+	for _, tc := range []struct {
+		wait, want loop.WaitMode
+	}{{loop.WaitAuto, loop.WaitPark}, {loop.WaitBlock, loop.WaitBlock}, {loop.WaitPark, loop.WaitPark}} {
+		e := newEngine(t, Options{Loops: 2, Wait: tc.wait})
+		for i, l := range e.Loops() {
+			if got := l.WaitMode(); got != tc.want {
+				t.Errorf("Options.Wait %v: loop %d waits with %v, want %v", tc.wait, i, got, tc.want)
+			}
+		}
+	}
+	if _, err := New(Options{Pin: true, Wait: loop.WaitPark}); err == nil {
+		t.Error("New with Pin and WaitPark succeeded: a pinned loop cannot park")
 	}
 }

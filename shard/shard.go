@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/sycamore-go/sycamore/balance"
+	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/transport"
 )
 
@@ -81,6 +82,10 @@ type Options struct {
 	// SpinWait is every loop's loop.Config.SpinWait: how long a loop with
 	// nothing to do polls without blocking before it sleeps. 0 sleeps at once.
 	SpinWait time.Duration
+	// Wait is every loop's loop.Config.Wait: how a loop with nothing to do
+	// waits. The zero value parks unpinned loops in the Go runtime's poller and
+	// blocks pinned ones in the kernel.
+	Wait loop.WaitMode
 	// ShutdownTimeout is how long Run drains (as Shutdown) once its ctx ends
 	// before force-closing; 0 means Run closes at once (as Close).
 	ShutdownTimeout time.Duration
@@ -123,6 +128,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("shard: Options.MaxConns %d: want 0 (no cap) or more", o.MaxConns)
 	case o.SpinWait < 0:
 		return fmt.Errorf("shard: Options.SpinWait %v: want 0 or more", o.SpinWait)
+	case o.Wait > loop.WaitBlock:
+		return fmt.Errorf("shard: Options.Wait %v: want loop.WaitAuto, WaitPark or WaitBlock", o.Wait)
+	case o.Wait == loop.WaitPark && o.Pin:
+		return fmt.Errorf("shard: Options.Wait %v with Pin: a pinned loop keeps its thread, so it blocks", o.Wait)
 	case o.ShutdownTimeout < 0:
 		return fmt.Errorf("shard: Options.ShutdownTimeout %v: want 0 or more", o.ShutdownTimeout)
 	}

@@ -59,4 +59,6 @@ var (
 	SetNonblock      = unix.SetNonblock
 	CloseOnExec      = unix.CloseOnExec
 	SetsockoptLinger = unix.SetsockoptLinger
+	// Dup duplicates an fd (the poller's, for parking in the Go runtime's poller).
+	Dup = unix.Dup
 )

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sycamore-go/sycamore/balance"
+	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/shard"
 	"github.com/sycamore-go/sycamore/transport"
 )
@@ -26,6 +27,7 @@ type Flags struct {
 	ReusePort bool
 	Workers   int
 	SpinWait  time.Duration
+	Wait      string
 	// Drain is how long a signalled server drains before closing what is left.
 	Drain time.Duration
 
@@ -36,8 +38,8 @@ type Flags struct {
 	Logger *slog.Logger
 }
 
-// Register adds -addr, -loops, -pin, -balance, -reuseport, -spin, -drain, -idle
-// and, when withWorkers, -workers to fs, and returns where their values land.
+// Register adds -addr, -loops, -pin, -balance, -reuseport, -spin, -wait, -drain,
+// -idle and, when withWorkers, -workers to fs, and returns where their values land.
 func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
 	// Request-response servers want their replies out at once, not held back
 	// by Nagle's algorithm until the previous one is acknowledged.
@@ -48,6 +50,7 @@ func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
 	fs.StringVar(&f.Balance, "balance", "least-connections", "how accepted conns are spread: round-robin, least-connections, source-hash or power-of-two")
 	fs.BoolVar(&f.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop instead of one acceptor")
 	fs.DurationVar(&f.SpinWait, "spin", 0, "how long an idle loop polls before it sleeps (e.g. 50us; 0 = sleep at once)")
+	fs.StringVar(&f.Wait, "wait", "auto", "how an idle loop waits: park (its goroutine, in the Go runtime's poller), block (its thread, in epoll_wait/kevent) or auto (park unless pinned)")
 	fs.DurationVar(&f.Drain, "drain", 5*time.Second, "on SIGINT/SIGTERM, how long to let conns finish before closing them")
 	fs.DurationVar(&f.Conn.IdleTimeout, "idle", 0, "close a conn once this long passes with no byte read or written (e.g. 30s; 0 = never)")
 	if withWorkers {
@@ -71,6 +74,10 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 	if f.Workers < 0 {
 		return shard.Options{}, fmt.Errorf("-workers %d: want 0 or more", f.Workers)
 	}
+	wait, ok := waitModes[f.Wait]
+	if !ok {
+		return shard.Options{}, fmt.Errorf("-wait %q: want auto, park or block", f.Wait)
+	}
 	if f.Conn.IdleTimeout < 0 {
 		return shard.Options{}, fmt.Errorf("-idle %v: want 0 or more", f.Conn.IdleTimeout)
 	}
@@ -81,11 +88,15 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 		ReusePort:       f.ReusePort,
 		Workers:         f.Workers,
 		SpinWait:        f.SpinWait,
+		Wait:            wait,
 		Conn:            f.Conn,
 		Logger:          logger,
 		ShutdownTimeout: f.Drain,
 	}, nil
 }
+
+// waitModes are the values -wait takes.
+var waitModes = map[string]loop.WaitMode{"": loop.WaitAuto, "auto": loop.WaitAuto, "park": loop.WaitPark, "block": loop.WaitBlock}
 
 // Network splits an address into network and address: "unix:/path" is a unix
 // socket, anything else TCP.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sycamore-go/sycamore/balance"
 	"github.com/sycamore-go/sycamore/internal/testutil"
+	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/shard"
 	"github.com/sycamore-go/sycamore/transport"
 )
@@ -24,7 +25,7 @@ func TestRegisterParsesEveryFlag(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	f := Register(fs, "127.0.0.1:1", true)
 	err := fs.Parse([]string{"-addr", "unix:/tmp/s", "-loops", "3", "-pin", "-balance", "power-of-two",
-		"-reuseport", "-workers", "7", "-drain", "2s", "-idle", "30s"})
+		"-reuseport", "-workers", "7", "-drain", "2s", "-idle", "30s", "-wait", "block"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestRegisterParsesEveryFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	if opts.Loops != 3 || !opts.Pin || !opts.ReusePort || opts.Workers != 7 || opts.ShutdownTimeout != 2*time.Second ||
-		!opts.Conn.NoDelay || opts.Conn.IdleTimeout != 30*time.Second {
+		!opts.Conn.NoDelay || opts.Conn.IdleTimeout != 30*time.Second || opts.Wait != loop.WaitBlock {
 		t.Fatalf("options %+v", opts)
 	}
 	if fmt.Sprint(opts.Balancer) != "power-of-two" {
@@ -66,6 +67,7 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		{Balance: "round-robin", Loops: -1},
 		{Balance: "round-robin", Workers: -2},
 		{Balance: "round-robin", SpinWait: -time.Microsecond},
+		{Balance: "round-robin", Wait: "spin"},
 		{Balance: "round-robin", Conn: transport.Config{IdleTimeout: -time.Second}},
 	} {
 		if _, err := f.Options(nil); err == nil {
