@@ -36,41 +36,11 @@ func (l *Loop) DispatchOnce(timeout time.Duration) error {
 	return nil
 }
 
-// wait is the round's wait for events: poller.Park or poller.Wait, as
-// Config.Wait says. With Config.SpinWait it polls without blocking first, until
-// events come, a task is queued (Submit wakes the poller only for a sleeping
-// loop, and that wakeup is drained inside Wait without showing as an event, so
-// the queue is checked here) or the spin runs out; then it waits for what is
-// left of timeout.
+// wait is the round's wait for events, as Config.Wait says: poller.Park, whose
+// goroutine the Go runtime wakes, or poller.Wait, whose thread the kernel wakes.
+// Either first polls without blocking, so a loop under load never sleeps between
+// back-to-back batches.
 func (l *Loop) wait(timeout time.Duration) (int, error) {
-	spin := l.cfg.SpinWait
-	if spin <= 0 || timeout == 0 {
-		return l.waitOnce(timeout)
-	}
-	if timeout > 0 && timeout < spin {
-		spin = timeout
-	}
-	start := time.Now()
-	for {
-		n, err := l.p.Wait(l.events, 0)
-		if n > 0 || err != nil || l.tasks.queued.Load() > 0 || l.stopping.Load() {
-			return n, err
-		}
-		if time.Since(start) >= spin {
-			break
-		}
-	}
-	if timeout > 0 {
-		timeout -= time.Since(start)
-		if timeout <= 0 {
-			return 0, nil
-		}
-	}
-	return l.waitOnce(timeout)
-}
-
-// waitOnce is one wait of the configured mode.
-func (l *Loop) waitOnce(timeout time.Duration) (int, error) {
 	if l.cfg.Wait == WaitPark {
 		return l.p.Park(l.events, timeout)
 	}

@@ -104,12 +104,6 @@ type Config struct {
 	// Logger is used by the default OnError and by targets that log; nil means
 	// slog.Default().
 	Logger *slog.Logger
-	// SpinWait, when positive, makes a round that would block first poll
-	// without blocking for up to this long: events that arrive meanwhile are
-	// handled without the thread going to sleep and being woken (a context
-	// switch each way). It trades CPU for latency; 0 (the default) blocks at
-	// once. See BenchmarkSpinWait and benchmarks/RESULTS.md for when it pays.
-	SpinWait time.Duration
 	// Wait is how a round that finds nothing to do waits; the zero value,
 	// WaitAuto, parks an unpinned loop and blocks a pinned one.
 	Wait WaitMode

@@ -90,7 +90,7 @@ func New(opts Options) (*Engine, error) {
 		if opts.Pin {
 			cpu = i % runtime.NumCPU()
 		}
-		l, err := loop.New(loop.Config{ID: i, CPU: cpu, Logger: e.log, SpinWait: opts.SpinWait, Wait: opts.Wait})
+		l, err := loop.New(loop.Config{ID: i, CPU: cpu, Logger: e.log, Wait: opts.Wait})
 		if err != nil {
 			e.closeLoops()
 			return nil, fmt.Errorf("shard: loop %d: %w", i, err)

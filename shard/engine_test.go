@@ -451,19 +451,6 @@ func TestBalancersPreferTheLoopStalledLeastLong(t *testing.T) {
 	}
 }
 
-func TestSpinningLoopsServeAndStop(t *testing.T) {
-	if _, err := New(Options{SpinWait: -1}); err == nil {
-		t.Fatal("New accepted a negative SpinWait")
-	}
-	e, addr := startEcho(t, Options{Loops: 2, SpinWait: 20 * time.Millisecond})
-	for i := 0; i < 10; i++ {
-		roundTrip(t, dial(t, "tcp", addr), []byte("spin"))
-	}
-	if err := shutdownWithin(e, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestPickingALoopAllocatesNothing(t *testing.T) {
 	e := newEngine(t, Options{Loops: 4})
 	remote := netip.MustParseAddrPort("10.0.0.1:5000")

@@ -79,9 +79,6 @@ type Options struct {
 	// MaxConns caps the open conns of the whole engine: a conn accepted above it
 	// is closed at once and counted in Stats as refused. 0 means no cap.
 	MaxConns int
-	// SpinWait is every loop's loop.Config.SpinWait: how long a loop with
-	// nothing to do polls without blocking before it sleeps. 0 sleeps at once.
-	SpinWait time.Duration
 	// Wait is every loop's loop.Config.Wait: how a loop with nothing to do
 	// waits. The zero value parks unpinned loops in the Go runtime's poller and
 	// blocks pinned ones in the kernel.
@@ -126,8 +123,6 @@ func (o *Options) validate() error {
 		return fmt.Errorf("shard: Options.MaxInFlight %d: want 0 (no cap) or more", o.MaxInFlight)
 	case o.MaxConns < 0:
 		return fmt.Errorf("shard: Options.MaxConns %d: want 0 (no cap) or more", o.MaxConns)
-	case o.SpinWait < 0:
-		return fmt.Errorf("shard: Options.SpinWait %v: want 0 or more", o.SpinWait)
 	case o.Wait > loop.WaitBlock:
 		return fmt.Errorf("shard: Options.Wait %v: want loop.WaitAuto, WaitPark or WaitBlock", o.Wait)
 	case o.Wait == loop.WaitPark && o.Pin:

@@ -16,7 +16,7 @@
 //	go run ./examples/echo -addr unix:/tmp/echo.sock
 //	nc -U /tmp/echo.sock
 //
-// The flags (-addr, -loops, -pin, -balance, -reuseport, -spin, -idle, -drain)
+// The flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle, -drain)
 // are the ones every example shares; -h lists them. SIGINT or SIGTERM drains and
 // stops it.
 package main

@@ -35,7 +35,7 @@
 // timeout, and its cousin that sends a head at once and trickles the body. They
 // do not cover the wait between requests on a keep-alive conn, which is -idle's.
 //
-// The other flags (-addr, -loops, -pin, -balance, -reuseport, -spin, -idle,
+// The other flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle,
 // -drain) are the ones every example shares; -h lists them. SIGINT or SIGTERM
 // drains the conns, then stops.
 package main

@@ -23,7 +23,7 @@
 //	go run ./examples/offload -loops 2 -dir /etc
 //	printf 'HASH 1000000\nFAST\nFILE hostname\n' | nc 127.0.0.1 7001
 //
-// The other flags (-addr, -loops, -pin, -balance, -reuseport, -spin, -idle,
+// The other flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle,
 // -drain) are the ones every example shares; -h lists them.
 package main
 

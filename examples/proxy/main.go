@@ -27,7 +27,7 @@
 //	nc 127.0.0.1 7002
 //
 // -upstream may be host:port (a host name is resolved once, at startup) or
-// unix:/path. The other flags (-addr, -loops, -pin, -balance, -reuseport, -spin,
+// unix:/path. The other flags (-addr, -loops, -pin, -balance, -reuseport, -wait,
 // -idle, -drain) are the ones every example shares; -h lists them.
 package main
 

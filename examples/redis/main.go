@@ -22,7 +22,7 @@
 //	redis-cli -p 6380 get greeting
 //	redis-benchmark -p 6380 -q -t ping_inline,set,get -P 16
 //
-// The flags (-addr, -loops, -pin, -balance, -reuseport, -spin, -idle, -drain)
+// The flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle, -drain)
 // are the ones every example shares; -h lists them. SIGINT or SIGTERM drains and
 // stops it.
 package main

@@ -26,7 +26,6 @@ type Flags struct {
 	Balance   string
 	ReusePort bool
 	Workers   int
-	SpinWait  time.Duration
 	Wait      string
 	// Drain is how long a signalled server drains before closing what is left.
 	Drain time.Duration
@@ -38,7 +37,7 @@ type Flags struct {
 	Logger *slog.Logger
 }
 
-// Register adds -addr, -loops, -pin, -balance, -reuseport, -spin, -wait, -drain,
+// Register adds -addr, -loops, -pin, -balance, -reuseport, -wait, -drain,
 // -idle and, when withWorkers, -workers to fs, and returns where their values land.
 func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
 	// Request-response servers want their replies out at once, not held back
@@ -49,7 +48,6 @@ func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
 	fs.BoolVar(&f.Pin, "pin", false, "pin loop i to CPU i mod NumCPU (Linux)")
 	fs.StringVar(&f.Balance, "balance", "least-connections", "how accepted conns are spread: round-robin, least-connections, source-hash or power-of-two")
 	fs.BoolVar(&f.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop instead of one acceptor")
-	fs.DurationVar(&f.SpinWait, "spin", 0, "how long an idle loop polls before it sleeps (e.g. 50us; 0 = sleep at once)")
 	fs.StringVar(&f.Wait, "wait", "auto", "how an idle loop waits: park (its goroutine, in the Go runtime's poller), block (its thread, in epoll_wait/kevent) or auto (park unless pinned)")
 	fs.DurationVar(&f.Drain, "drain", 5*time.Second, "on SIGINT/SIGTERM, how long to let conns finish before closing them")
 	fs.DurationVar(&f.Conn.IdleTimeout, "idle", 0, "close a conn once this long passes with no byte read or written (e.g. 30s; 0 = never)")
@@ -68,9 +66,6 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 	if f.Loops < 0 {
 		return shard.Options{}, fmt.Errorf("-loops %d: want 0 or more", f.Loops)
 	}
-	if f.SpinWait < 0 {
-		return shard.Options{}, fmt.Errorf("-spin %v: want 0 or more", f.SpinWait)
-	}
 	if f.Workers < 0 {
 		return shard.Options{}, fmt.Errorf("-workers %d: want 0 or more", f.Workers)
 	}
@@ -87,7 +82,6 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 		Balancer:        b,
 		ReusePort:       f.ReusePort,
 		Workers:         f.Workers,
-		SpinWait:        f.SpinWait,
 		Wait:            wait,
 		Conn:            f.Conn,
 		Logger:          logger,

@@ -66,7 +66,6 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		{Balance: "random"},
 		{Balance: "round-robin", Loops: -1},
 		{Balance: "round-robin", Workers: -2},
-		{Balance: "round-robin", SpinWait: -time.Microsecond},
 		{Balance: "round-robin", Wait: "spin"},
 		{Balance: "round-robin", Conn: transport.Config{IdleTimeout: -time.Second}},
 	} {
