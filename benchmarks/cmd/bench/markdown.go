@@ -90,8 +90,8 @@ func fixed(v float64, digits int) string {
 	return fmt.Sprintf("%.*f", digits, v)
 }
 
-// chartGroups are the panels of latest.svg: throughput and efficiency of every
-// load, and memory per idle conn.
+// chartGroups are the panels of latest.svg: throughput, efficiency and context
+// switches of every load, and memory per idle conn.
 func (r *report) chartGroups() []chart.Group {
 	var groups []chart.Group
 	for _, sl := range r.loads() {
@@ -100,8 +100,11 @@ func (r *report) chartGroups() []chart.Group {
 			groups = append(groups, group("RSS per idle conn", "bytes", rows, func(s sample) float64 { return s.PerConn }))
 			continue
 		}
-		groups = append(groups, group(sl[0]+" "+sl[1]+": req/s", "req/s", rows, func(s sample) float64 { return s.RPS }))
-		groups = append(groups, group(sl[0]+" "+sl[1]+": req per CPU-s", "req/CPU-s", rows, func(s sample) float64 { return s.ReqPerCPU }))
+		// Three panels a load, so that each load is one row of the grid.
+		name := sl[0] + " " + sl[1] + ": "
+		groups = append(groups, group(name+"req/s", "req/s", rows, func(s sample) float64 { return s.RPS }))
+		groups = append(groups, group(name+"req/CPU-s", "req/CPU-s", rows, func(s sample) float64 { return s.ReqPerCPU }))
+		groups = append(groups, group(name+"ctx switches/req", "ctx switches/req", rows, func(s sample) float64 { return s.CtxSwitches }))
 	}
 	return groups
 }
