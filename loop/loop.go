@@ -1,6 +1,8 @@
 // Package loop is one event loop: a poller, the targets registered on it, timers,
-// and a queue of tasks submitted from other goroutines. sycamore runs one Loop per
-// OS thread; the shard package runs many.
+// and a queue of tasks submitted from other goroutines, driven by one goroutine:
+// parked in the Go runtime's poller when it has nothing to do, or locked to its own
+// OS thread (and pinned to a CPU) and blocked in the kernel (see WaitMode). The
+// shard package runs many.
 //
 // A round (DispatchOnce) is, in order: wait for events (never longer than the
 // nearest timer), hand each event to its target, close the fds released while

@@ -37,7 +37,8 @@ type parker struct {
 // is woken, by whichever thread polls first, when an fd is ready, on a Wake, or
 // when timeout passes. The contract is Wait's: it returns the ready events, (0,
 // nil) after a Wake or the timeout, and never before the timeout unless woken.
-// It costs one duplicate fd, made on the first Park. Loop goroutine only; a
+// It costs one duplicate fd, made on the first Park; while that cannot be made
+// (the process is out of fds), Park blocks in Wait instead. Loop goroutine only; a
 // goroutine locked to its thread should use Wait, since parking it hands its P
 // to another thread and back.
 func (p *Poller) Park(events []Event, timeout time.Duration) (int, error) {
@@ -45,10 +46,10 @@ func (p *Poller) Park(events []Event, timeout time.Duration) (int, error) {
 		return p.Wait(events, 0) // never blocks; and Wait reports ErrClosed
 	}
 	pk := &p.park
-	if pk.file == nil {
-		if err := p.startParking(); err != nil {
-			return 0, err
-		}
+	if pk.file == nil && p.startParking() != nil {
+		// Out of fds, most likely: wait the blocking way this time, and try to
+		// park again next time, so the loop never fails for want of its dup.
+		return p.Wait(events, timeout)
 	}
 	switch {
 	case timeout > 0:

@@ -1,6 +1,7 @@
-// Package shard is sycamore's engine: N event loops, each on its own OS thread
-// (optionally pinned to a CPU), fed with connections by a load balancer, with an
-// optional worker pool for blocking work.
+// Package shard is sycamore's engine: N event loops, each a goroutine that parks in
+// the Go runtime's poller when idle (or, pinned to a CPU, runs on its own locked
+// OS thread), fed with connections by a load balancer, with an optional worker
+// pool for blocking work.
 //
 //	e, err := shard.New(shard.Options{Loops: 4, Pin: true, Workers: 64})
 //	if err != nil { ... }
