@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -232,17 +233,23 @@ func (e *Engine) loopFailed(l *loop.Loop, err error) {
 // Run starts the engine if it is not running yet and blocks until it stops: after
 // Shutdown or Close, or once ctx ends, when Run itself shuts the engine down
 // (draining for Options.ShutdownTimeout, or closing at once if that is 0). It
-// returns nil, or the error that stopped a loop or the start. Not on a loop
+// returns nil, or the error that stopped a loop or the start. Run called once
+// Shutdown or Close has begun waits for the stop and reports the same, so a Run
+// racing with a Shutdown behaves the same whichever comes first. Not on a loop
 // goroutine.
 func (e *Engine) Run(ctx context.Context) error {
 	if e.inAnyLoop() {
 		return ErrInLoop
 	}
 	if err := e.Start(); err != nil {
-		if died := e.runErr.Load(); died != nil {
-			return died // a loop failed before Run began: its error says why
+		if !errors.Is(err, ErrClosed) {
+			return err
 		}
-		return err
+		// Shutdown or Close (or a failed loop) came first, perhaps while this
+		// goroutine was starting: wait for the stop like a Run called a moment
+		// earlier, and report the same.
+		<-e.stopped
+		return e.runErr.Load()
 	}
 	select {
 	case <-e.stopped:

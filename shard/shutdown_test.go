@@ -351,3 +351,16 @@ func TestAddrsFromALoopDoesNotDeadlockAConcurrentListen(t *testing.T) {
 		}
 	}
 }
+
+// A Run that starts only after Shutdown has finished (its goroutine was slow to
+// be scheduled) reports what an earlier Run would have: nil, not ErrClosed.
+func TestRunCalledAfterShutdownReportsTheSameAsBefore(t *testing.T) {
+	e, addr := startEcho(t, Options{Loops: 1})
+	roundTrip(t, dial(t, "tcp", addr), []byte("x"))
+	if err := shutdownWithin(e, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatalf("Run after Shutdown: %v, want nil", err)
+	}
+}
