@@ -38,7 +38,8 @@ func (l *Loop) DispatchOnce(timeout time.Duration) error {
 
 // wait is the round's wait for events, as Config.Wait says: poller.Park, whose
 // goroutine the Go runtime wakes, or poller.Wait, whose thread the kernel wakes.
-// Either first polls without blocking, so a loop under load never sleeps between
+// Neither sleeps while events are pending (Park polls without blocking first;
+// epoll_wait returns at once), so a loop under load never sleeps between
 // back-to-back batches.
 func (l *Loop) wait(timeout time.Duration) (int, error) {
 	if l.cfg.Wait == WaitPark {
