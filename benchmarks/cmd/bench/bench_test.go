@@ -43,3 +43,21 @@ func TestLoadTableShowsCtxSwitchesBesideSyscalls(t *testing.T) {
 		}
 	}
 }
+
+// Each load is a row of three panels (req/s, req/CPU-s, ctx switches/req); a load
+// whose context switches were not counted (resp) gets no panel of n/a bars.
+func TestChartGroupsLeaveOutPanelsOfNothingMeasured(t *testing.T) {
+	r := &report{}
+	r.add("runtime", "echo -P 1", "sycamore", sample{RPS: 1, ReqPerCPU: 1, CtxSwitches: 0.2, P50: nan, P99: nan, CPU: 1, Syscalls: nan, RSS: nan, PerConn: nan, Errors: nan})
+	r.add("resp", "GET -P 1", "sycamore", sample{RPS: 1, ReqPerCPU: 1, CtxSwitches: nan, P50: nan, P99: nan, CPU: 1, Syscalls: nan, RSS: nan, PerConn: nan, Errors: nan})
+	r.medians()
+	var titles []string
+	for _, g := range r.chartGroups() {
+		titles = append(titles, g.Title)
+	}
+	want := []string{"runtime echo -P 1: req/s", "runtime echo -P 1: req/CPU-s", "runtime echo -P 1: ctx switches/req",
+		"resp GET -P 1: req/s", "resp GET -P 1: req/CPU-s"}
+	if strings.Join(titles, "|") != strings.Join(want, "|") {
+		t.Errorf("chart panels %q, want %q", titles, want)
+	}
+}

@@ -100,13 +100,27 @@ func (r *report) chartGroups() []chart.Group {
 			groups = append(groups, group("RSS per idle conn", "bytes", rows, func(s sample) float64 { return s.PerConn }))
 			continue
 		}
-		// Three panels a load, so that each load is one row of the grid.
+		// Three panels a load, so that each load is one row of the grid (two where
+		// no context switches were counted).
 		name := sl[0] + " " + sl[1] + ": "
 		groups = append(groups, group(name+"req/s", "req/s", rows, func(s sample) float64 { return s.RPS }))
 		groups = append(groups, group(name+"req/CPU-s", "req/CPU-s", rows, func(s sample) float64 { return s.ReqPerCPU }))
-		groups = append(groups, group(name+"ctx switches/req", "ctx switches/req", rows, func(s sample) float64 { return s.CtxSwitches }))
+		if anyMeasured(rows, func(s sample) float64 { return s.CtxSwitches }) {
+			groups = append(groups, group(name+"ctx switches/req", "ctx switches/req", rows, func(s sample) float64 { return s.CtxSwitches }))
+		}
 	}
 	return groups
+}
+
+// anyMeasured reports whether f is a figure (not n/a) for some row: a panel of
+// n/a bars (the resp section counts no context switches) is left out.
+func anyMeasured(rows []*row, f func(sample) float64) bool {
+	for _, x := range rows {
+		if !math.IsNaN(f(x.Median)) {
+			return true
+		}
+	}
+	return false
 }
 
 func group(title, unit string, rows []*row, f func(sample) float64) chart.Group {
