@@ -101,21 +101,55 @@ func TestSignalStormDoesNotBreakWaitsOrTimers(t *testing.T) {
 	var tid int
 	submitAndWait(t, l, func() { tid = unix.Gettid() }) // Run locked the loop to this thread
 
-	stopProfile := func() {}
-	if err := pprof.StartCPUProfile(io.Discard); err != nil {
-		t.Logf("CPU profiling is already on (%v): its SIGPROF is there anyway", err)
-	} else {
-		stopped := false
-		stopProfile = func() {
-			if !stopped {
-				stopped = true
-				pprof.StopCPUProfile()
-			}
-		}
-		t.Cleanup(stopProfile)
-	}
+	stopProfile := startCPUProfile(t)
 	stopStorm := startSignalStorm(t, tid)
 
+	sent := fireTimersDuring(t, l, result, stopStorm, stopProfile)
+	st := l.Stats()
+	eintrs := waits.eintrs.Load()
+	t.Logf("%d signals sent; %d rounds, %d epoll_waits, %d of them EINTR; %d timers fired, %d tasks, %d wake writes",
+		sent, st.Rounds, waits.waits.Load(), eintrs, st.TimersFired, st.Tasks, st.WakeWrites)
+	if eintrs == 0 {
+		t.Fatal("no epoll_wait returned EINTR: the storm never interrupted a wait, so the test proved nothing")
+	}
+	// The poller hands every EINTR back (the package doc of poller): a round ends
+	// on each, and the next recomputes its timeout. A Wait that retried inside
+	// with the timeout it was given would hide them, and wait too long.
+	if eintrs > st.Rounds {
+		t.Fatalf("%d EINTRs from epoll_wait but only %d rounds: a wait was retried without the loop recomputing its timeout",
+			eintrs, st.Rounds)
+	}
+	// Each round needs a reason; the 1 is slack for the round Stop ends.
+	if bound := st.TimersFired + st.Tasks + st.WakeWrites + eintrs + 1; st.Rounds > bound {
+		t.Fatalf("%d rounds, but only %d timers fired, %d tasks ran, %d wakes and %d EINTRs: the wait spins",
+			st.Rounds, st.TimersFired, st.Tasks, st.WakeWrites, eintrs)
+	}
+}
+
+// startCPUProfile turns CPU profiling on (its SIGPROF joins the storm) and
+// returns the function that turns it off, once; it also runs when the test ends.
+func startCPUProfile(t *testing.T) (stop func()) {
+	if err := pprof.StartCPUProfile(io.Discard); err != nil {
+		t.Logf("CPU profiling is already on (%v): its SIGPROF is there anyway", err)
+		return func() {}
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			pprof.StopCPUProfile()
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// fireTimersDuring schedules 50 timers of 1 to 49 ms and one of 100 ms on the
+// running loop l, waits for all of them, ends the storm and the profile, stops
+// the loop, and fails the test if Run failed or a timer fired early or over a
+// second late. It returns how many signals the storm sent.
+func fireTimersDuring(t *testing.T, l *Loop, result <-chan error, stopStorm func() int, stopProfile func()) (sent int) {
+	t.Helper()
 	const timers = 50
 	var scheduled, firedAt [timers]time.Time // loop goroutine only until allFired
 	var delay [timers]time.Duration
@@ -139,7 +173,7 @@ func TestSignalStormDoesNotBreakWaitsOrTimers(t *testing.T) {
 		}
 	})
 	testutil.Recv(t, allFired, waitFor, "all 50 timers to fire during the signal storm")
-	sent := stopStorm()
+	sent = stopStorm()
 	stopProfile()
 	l.Stop()
 	if err := testutil.Recv(t, result, waitFor, "Run to return after Stop"); err != nil {
@@ -155,25 +189,18 @@ func TestSignalStormDoesNotBreakWaitsOrTimers(t *testing.T) {
 			t.Errorf("the %v timer fired %v late", delay[i], late)
 		}
 	}
-	st := l.Stats()
-	eintrs := waits.eintrs.Load()
-	t.Logf("%d signals sent; %d rounds, %d epoll_waits, %d of them EINTR; %d timers fired, %d tasks, %d wake writes",
-		sent, st.Rounds, waits.waits.Load(), eintrs, st.TimersFired, st.Tasks, st.WakeWrites)
-	if eintrs == 0 {
-		t.Fatal("no epoll_wait returned EINTR: the storm never interrupted a wait, so the test proved nothing")
-	}
-	// The poller hands every EINTR back (the package doc of poller): a round ends
-	// on each, and the next recomputes its timeout. A Wait that retried inside
-	// with the timeout it was given would hide them, and wait too long.
-	if eintrs > st.Rounds {
-		t.Fatalf("%d EINTRs from epoll_wait but only %d rounds: a wait was retried without the loop recomputing its timeout",
-			eintrs, st.Rounds)
-	}
-	// Each round needs a reason; the 1 is slack for the round Stop ends.
-	if bound := st.TimersFired + st.Tasks + st.WakeWrites + eintrs + 1; st.Rounds > bound {
-		t.Fatalf("%d rounds, but only %d timers fired, %d tasks ran, %d wakes and %d EINTRs: the wait spins",
-			st.Rounds, st.TimersFired, st.Tasks, st.WakeWrites, eintrs)
-	}
+	return sent
+}
+
+// Row 17 for a parked loop: the Go runtime, not the loop, waits in epoll_wait
+// then, and retries it on EINTR itself; the storm must not make a parked loop's
+// timers early or late, nor its Run fail.
+func TestSignalStormDoesNotBreakAParkedLoopsTimers(t *testing.T) {
+	l := newTestLoop(t, nil)
+	result := startRun(t, l, context.Background())
+	stopProfile := startCPUProfile(t)
+	stopStorm := startSignalStorm(t, os.Getpid()) // no thread of its own: signal the process
+	t.Logf("%d signals sent", fireTimersDuring(t, l, result, stopStorm, stopProfile))
 }
 
 // Row 17 of RELIABILITY.md, EINTR, the remaining timeout: a fake sys.EpollWait
