@@ -27,7 +27,7 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.state = Closing
-	if c.out == nil {
+	if !c.writePending() && c.tlsLayer() == nil {
 		c.finish(nil)
 		return nil
 	}
@@ -101,8 +101,11 @@ func (c *Conn) finish(err error) {
 		bufpool.Put(c.out)
 		c.out, c.outOff = nil, 0
 	}
-	if c.extra != nil {
-		c.extra.idle.timer.Stop()
+	if x := c.extra; x != nil {
+		x.idle.timer.Stop()
+		if x.io != nil {
+			x.io.release(c)
+		}
 	}
 	pendingErr := err
 	if pendingErr == nil {
@@ -144,11 +147,10 @@ func (c *Conn) connectDone(ev poller.Event) {
 		c.fail("connect", err)
 		return
 	}
-	c.state = Open
 	if c.reg.WriteDeferred() {
 		// A Send or DeferWrite while connecting owes an OnWritable; this event
 		// must not spend it.
 		c.reg.DeferWrite()
 	}
-	c.open()
+	c.established()
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // connFlags is a Conn's small state, one bit each.
-type connFlags uint8
+type connFlags uint16
 
 const (
 	userPaused     connFlags = 1 << iota // PauseRead
@@ -25,6 +25,8 @@ const (
 	shutAfterFlush                       // CloseWrite waits for the queue to drain
 	dataPending                          // buffered input must be offered to OnData (after ResumeRead)
 	writeBlocked                         // the kernel took less than the queue: wait for Writable
+	streamHeld                           // the stream holds output the kernel has not taken (TLS records)
+	streamReady                          // the stream holds input to read without waiting for an event
 )
 
 // Conn is a connected stream socket registered on one loop. Create it with NewConn,
@@ -169,7 +171,7 @@ func newConn(l *loop.Loop, fd int, h Handler, cfg *Config, state State) (*Conn, 
 		return nil, err
 	}
 	if state == Open {
-		c.open()
+		c.established()
 	}
 	return c, nil
 }
@@ -185,14 +187,42 @@ func prepareConn(l *loop.Loop, fd int, h Handler, cfg *Config, state State) (*Co
 	if err := setSockopts(fd, cfg); err != nil {
 		return nil, err
 	}
+	if t := cfg.TLS; t != nil {
+		if err := t.check(); err != nil {
+			return nil, err
+		}
+		s := newTLSStream(c, t, state == Connecting)
+		c.more().io = s
+		if state == Open {
+			// A server: its handshake phase begins with the conn.
+			c.state, s.hs = Connecting, newHandshake()
+		}
+	}
 	return c, nil
+}
+
+// established runs once the socket is connected: a plain conn opens, a TLS
+// conn begins its handshake (and opens when it is done).
+func (c *Conn) established() {
+	if s := c.tlsLayer(); s != nil {
+		s.begin(c)
+		return
+	}
+	c.state = Open
+	c.open()
+}
+
+// writePending reports whether bytes wait to be written: in the queue, or held
+// by the stream (records the kernel has not taken).
+func (c *Conn) writePending() bool {
+	return c.out != nil || c.flags&streamHeld != 0
 }
 
 // register attaches the conn to its loop: Readable for an open conn, Writable for
 // a connect in progress.
 func (c *Conn) register(cfg *Config) error {
 	var in poller.Interest = poller.Readable
-	if c.state == Connecting {
+	if c.state == Connecting && !c.handshaking() {
 		in = poller.Writable
 	}
 	if err := c.l.Attach(&c.reg, (*connTarget)(c), in); err != nil {

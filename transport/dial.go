@@ -38,6 +38,9 @@ func Dial(l *loop.Loop, network, address string, h Handler, cfg Config) (*Conn, 
 		sys.Close(fd)
 		return nil, err
 	}
+	if s := c.tlsLayer(); s != nil {
+		s.address = address
+	}
 	connectErr := sys.Connect(fd, sa)
 	switch connectErr {
 	case nil, unix.EINPROGRESS, unix.EINTR, unix.EALREADY:

@@ -22,13 +22,18 @@ type stream interface {
 	read(c *Conn, p []byte) (int, error)
 	// write hands the kernel as much of p as it takes now and returns how many
 	// bytes of p it took: (0, EAGAIN) when none, and the conn waits for Writable.
-	// Any other error ends the conn.
+	// Any other error ends the conn. A layer may hold transformed bytes of p's
+	// head that the kernel has not taken (setting streamHeld): it does not count
+	// them, and the next call's p starts with the same bytes. With p empty, write
+	// only writes what the layer holds.
 	write(c *Conn, p []byte) (int, error)
 	// closeWrite ends the write side once everything queued is written: the peer
 	// reads end of stream.
 	closeWrite(c *Conn) error
 	// reset makes the coming close a reset (RST) that drops unsent bytes.
 	reset(c *Conn)
+	// release gives back what the layer holds, when the conn closes.
+	release(c *Conn)
 }
 
 // socket is the plain stream: the conn's bytes are the socket's. Every call
@@ -57,6 +62,8 @@ func (socket) write(c *Conn, p []byte) (int, error) {
 func (socket) closeWrite(c *Conn) error {
 	return sys.Shutdown(int(c.fd), unix.SHUT_WR)
 }
+
+func (socket) release(*Conn) {}
 
 func (socket) reset(c *Conn) {
 	// SO_LINGER with a zero timeout: close(2) then sends RST at once.

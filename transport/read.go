@@ -39,7 +39,11 @@ func (c *Conn) readOnce() {
 func (c *Conn) readInto() (int, error) {
 	rb := c.l.ReadBuffer()
 	left := len(c.view)
-	if left <= len(rb)/2 {
+	room := len(rb) / 2
+	if c.extra != nil && c.extra.io != nil {
+		room = max(room, layerReadRoom)
+	}
+	if len(rb)-left >= room {
 		n, err := c.stream().read(c, rb[left:])
 		if n <= 0 {
 			return n, err
@@ -55,8 +59,8 @@ func (c *Conn) readInto() (int, error) {
 	buf := (*c.in)[:cap(*c.in)]
 	buf = buf[:copy(buf, c.view)]
 	*c.in = buf
-	if cap(buf)-len(buf) < len(rb)/2 {
-		c.in = bufpool.Grow(c.in, max(len(buf), len(rb)))
+	if cap(buf)-len(buf) < room {
+		c.in = bufpool.Grow(c.in, max(len(buf), len(rb), room))
 		buf = *c.in
 	}
 	n, err := c.stream().read(c, buf[len(buf):cap(buf)])
@@ -67,6 +71,11 @@ func (c *Conn) readInto() (int, error) {
 	c.view = buf[:len(buf)+n]
 	return n, nil
 }
+
+// layerReadRoom is the least room a layer's read gets: the TLS stream decrypts
+// in place, so it needs room for an incomplete record kept from before and a
+// whole record more.
+const layerReadRoom = 2 * maxRecord
 
 // keepUnread runs after OnData: bytes the handler left unread move from the shared
 // buffer into a pooled buffer of the conn's own; with none left, or once the
@@ -192,6 +201,9 @@ func (c *Conn) Recv(p []byte) (int, error) {
 		// A read into no room returns 0, which would read as the peer's EOF.
 		return 0, nil
 	}
+	if c.extra != nil && c.extra.io != nil {
+		return c.recvLayered(p)
+	}
 	n, err := c.stream().read(c, p)
 	switch {
 	case err == unix.EAGAIN:
@@ -205,6 +217,29 @@ func (c *Conn) Recv(p []byte) (int, error) {
 	}
 	c.l.CountIO(n, 0)
 	c.touch()
+	return n, nil
+}
+
+// recvLayered is Recv through a layer, which needs room of its own to read into
+// (TLS decrypts whole records in place): it reads into the conn's buffers and
+// copies out what fits in p; the rest stays buffered.
+func (c *Conn) recvLayered(p []byte) (int, error) {
+	n, err := c.readInto()
+	switch {
+	case err == unix.EAGAIN:
+		return 0, nil
+	case err != nil:
+		return 0, c.fail("read", err)
+	case n == 0:
+		c.flags |= readEOF
+		c.syncInterest()
+		return 0, io.EOF
+	}
+	c.l.CountIO(n, 0)
+	c.touch()
+	n = copy(p, c.view)
+	c.view = c.view[n:]
+	c.keepUnread()
 	return n, nil
 }
 
@@ -230,9 +265,14 @@ func (c *Conn) ResumeRead() {
 // readResumed offers buffered input to OnData at the end of the round, if the
 // conn reads again, and updates the interest.
 func (c *Conn) readResumed() {
-	if len(c.view) > 0 && c.canRead() {
-		c.flags |= dataPending
-		c.reg.AtRoundEnd()
+	if c.canRead() {
+		if len(c.view) > 0 {
+			c.flags |= dataPending
+			c.reg.AtRoundEnd()
+		}
+		if c.flags&streamReady != 0 {
+			c.reg.AtRoundEnd()
+		}
 	}
 	c.syncInterest()
 }

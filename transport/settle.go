@@ -10,7 +10,7 @@ func (c *Conn) settle() {
 	if c.state == Closed {
 		return
 	}
-	if c.out != nil && c.state != Connecting && c.flags&writeBlocked == 0 {
+	if c.writePending() && c.state != Connecting && c.flags&writeBlocked == 0 {
 		c.flush()
 		if c.state == Closed {
 			return
@@ -31,11 +31,14 @@ func (c *Conn) syncInterest() {
 		return
 	case Connecting:
 		want = poller.Writable
+		if c.handshaking() {
+			want = c.handshakeInterest()
+		}
 	default:
 		if c.canRead() {
 			want |= poller.Readable
 		}
-		if c.out != nil {
+		if c.writePending() {
 			want |= poller.Writable
 		}
 	}
@@ -49,12 +52,12 @@ func (c *Conn) syncInterest() {
 // queue is not drained, the owed OnWritable stays armed.
 func (c *Conn) writable() {
 	c.flags &^= writeBlocked
-	if c.out != nil {
+	if c.writePending() {
 		c.flush()
 		if c.state == Closed {
 			return
 		}
-		if c.out != nil {
+		if c.writePending() {
 			if c.reg.WriteDeferred() {
 				c.reg.DeferWrite() // keep it for when the queue drains
 			}

@@ -27,6 +27,11 @@ func (t *connTarget) HandleEvent(ev poller.Event) {
 	case Closed:
 		return
 	case Connecting:
+		if s := c.tlsLayer(); s != nil && s.hs != nil {
+			s.handshakeEvent(c, ev)
+			c.settle()
+			return
+		}
 		c.connectDone(ev)
 		return
 	}
@@ -49,6 +54,10 @@ func (t *connTarget) OnRoundEnd() {
 		if len(c.view) > 0 && c.canRead() {
 			c.h.OnData(c)
 		}
+	}
+	if c.flags&streamReady != 0 && c.canRead() {
+		c.flags &^= streamReady
+		c.readOnce()
 	}
 	c.keepUnread()
 	c.settle()
@@ -101,7 +110,7 @@ func (c *Conn) throttle(on bool) {
 // quiet reports whether the conn can close without losing a byte: open, nothing
 // buffered either way, nothing unread in the kernel.
 func (c *Conn) quiet() bool {
-	if c.state != Open || len(c.view) > 0 || c.out != nil {
+	if c.state != Open || len(c.view) > 0 || c.writePending() {
 		return false
 	}
 	unread, err := sys.Unread(int(c.fd))

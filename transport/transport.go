@@ -107,6 +107,9 @@ type Config struct {
 	KeepAlive time.Duration
 	// IdleTimeout, when positive, is applied with SetIdleTimeout when the conn opens.
 	IdleTimeout time.Duration
+	// TLS, when set, makes the conn speak TLS: a server when accepted or adopted,
+	// a client when dialled. See TLS.
+	TLS *TLS
 }
 
 // DefaultHighWater is the write-queue size above which reading pauses.

@@ -134,7 +134,11 @@ func (c *Conn) Flush() error {
 // no further write is tried until a Writable event: a second write now would only
 // return EAGAIN.
 func (c *Conn) flush() {
-	n, err := c.stream().write(c, (*c.out)[c.outOff:])
+	var p []byte
+	if c.out != nil {
+		p = (*c.out)[c.outOff:]
+	}
+	n, err := c.stream().write(c, p)
 	if err != nil && err != unix.EAGAIN {
 		c.fail("write", err)
 		return
@@ -147,7 +151,7 @@ func (c *Conn) flush() {
 		}
 		c.wrote(n)
 	}
-	if c.out != nil {
+	if c.writePending() {
 		c.flags |= writeBlocked
 	} else {
 		c.flags &^= writeBlocked
@@ -184,10 +188,20 @@ func (c *Conn) afterWrite() {
 	} else if c.highWater >= 0 && queued > int(c.highWater) {
 		c.flags |= waterPaused
 	}
-	if c.out != nil {
+	if c.writePending() {
 		return
 	}
 	if c.state == Closing {
+		if s := c.tlsLayer(); s != nil && !s.notified {
+			// close_notify goes after everything queued, before the close.
+			if err := s.closeNotify(c); err != nil {
+				c.fail("tls close_notify", err)
+				return
+			}
+			if c.writePending() {
+				return // written on Writable; afterWrite runs again then
+			}
+		}
 		c.finish(nil)
 		return
 	}
@@ -202,7 +216,9 @@ func (c *Conn) afterWrite() {
 // Send writes p at once with pike's semantics: it returns how many bytes the
 // socket took, or 0 (and a nil error) when it would block, in which case exactly
 // one OnWritable follows once the socket can take more. Bytes queued by Write go
-// first. An error closes the conn and is returned. Loop goroutine only.
+// first. Over TLS, Send takes all of p or none: what the kernel does not take of
+// its records is written on Writable, and Send returns 0 until it is. An error
+// closes the conn and is returned. Loop goroutine only.
 func (c *Conn) Send(p []byte) (int, error) {
 	c.checkOwner("transport.Conn.Send")
 	switch {
@@ -214,20 +230,31 @@ func (c *Conn) Send(p []byte) (int, error) {
 	case c.flags&(writeShut|shutAfterFlush) != 0:
 		return 0, ErrWriteShut
 	}
-	if c.out != nil {
+	if c.writePending() {
 		if c.flags&writeBlocked == 0 {
 			c.flush()
 			if c.state == Closed {
 				return 0, ErrClosed
 			}
 		}
-		if c.out != nil {
+		if c.writePending() {
 			c.armWritable()
 			return 0, nil
 		}
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if c.extra != nil && c.extra.io != nil {
+		// A layer writes whole records: it takes all of p (through the queue,
+		// flushed now), and a later Send returns 0 until all of it is written.
+		c.Write(p)
+		c.flush()
+		if c.state == Closed {
+			return 0, ErrClosed
+		}
+		c.syncInterest()
+		return len(p), nil
 	}
 	n, err := c.stream().write(c, p)
 	switch {

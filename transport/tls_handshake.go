@@ -1,0 +1,316 @@
+package transport
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sycamore-go/sycamore/internal/bufpool"
+	"github.com/sycamore-go/sycamore/internal/sys"
+	"github.com/sycamore-go/sycamore/loop"
+	"github.com/sycamore-go/sycamore/poller"
+)
+
+// TLS record framing, as much of it as the loop needs to see.
+const (
+	recordHeaderLen     = 5
+	recordTypeHandshake = 22
+	// maxCiphertext is the largest record crypto/tls accepts (TLS 1.2's bound;
+	// TLS 1.3's is smaller).
+	maxCiphertext = 16384 + 2048
+	// maxRecord is the most room one whole record needs.
+	maxRecord = recordHeaderLen + maxCiphertext
+	// maxHandshakeInput bounds the bytes a peer may have sent during the
+	// handshake that the handshake has not consumed yet; no honest peer comes
+	// near it (a flight with a long certificate chain is tens of KiB).
+	maxHandshakeInput = 256 << 10
+)
+
+// recordLen is the body length in the record header that starts b.
+func recordLen(b []byte) int { return int(b[3])<<8 | int(b[4]) }
+
+// errHandshakeInput: the peer sent more during the handshake than it can need.
+var errHandshakeInput = errors.New("transport: tls: peer sent over 256 KiB during the handshake")
+
+// handshake is a TLS conn's state while its handshake runs. The loop reads the
+// peer's bytes into in and wakes the goroutine that runs crypto/tls's
+// Handshake; that goroutine reads them from in (Read, below) and hands what it
+// writes to the loop with Submit. mu guards in, inOff, recLeft and closed, the
+// state the two goroutines share.
+type handshake struct {
+	mu      sync.Mutex
+	in      *[]byte // bytes from the peer not yet served to crypto/tls (pooled)
+	inOff   int
+	recLeft int  // bytes left to serve of the record at in[inOff:]
+	closed  bool // the conn closed: the goroutine's Read fails
+	wake    chan struct{}
+
+	started bool // the goroutine runs; it holds one of the TLS value's slots
+	queued  bool // the conn waits for a slot
+	timer   loop.Timer
+}
+
+func newHandshake() *handshake {
+	return &handshake{wake: make(chan struct{}, 1)}
+}
+
+// begin starts the handshake phase once the socket is connected: the timeout
+// runs from here. A client starts its goroutine (it speaks first); a server
+// waits for the ClientHello. Loop goroutine only.
+func (s *tlsStream) begin(c *Conn) {
+	c.state = Connecting
+	if s.hs == nil {
+		s.hs = newHandshake()
+	}
+	h := s.hs
+	h.timer = c.l.AfterFunc(s.cfg.timeout(), func() {
+		if c.state == Connecting && s.hs == h {
+			c.finish(ErrHandshakeTimeout)
+		}
+	})
+	if s.client {
+		s.tryStart(c)
+	}
+	c.syncInterest()
+}
+
+// tryStart starts the handshake goroutine if a slot is free; otherwise the conn
+// waits for one (handshakeSlot starts it). Loop goroutine only.
+func (s *tlsStream) tryStart(c *Conn) {
+	h := s.hs
+	if h.started || h.queued {
+		return
+	}
+	if s.cfg.slots.acquire(c) {
+		s.startHandshake(c)
+		return
+	}
+	h.queued = true
+}
+
+// startHandshake runs crypto/tls's Handshake on a goroutine of its own, which
+// holds a slot until it ends; the result comes back to the loop with Submit.
+// Loop goroutine only.
+func (s *tlsStream) startHandshake(c *Conn) {
+	h := s.hs
+	h.started = true
+	// A GetCertificate or GetConfigForClient may ask the handshake's conn for
+	// its addresses, on the goroutine: look them up here, on the loop.
+	c.LocalAddr()
+	c.RemoteAddr()
+	if s.client {
+		s.tc = tls.Client(s, s.cfg.clientConfig(s.address))
+	} else {
+		s.tc = tls.Server(s, s.cfg.Config)
+	}
+	tc, slots := s.tc, s.cfg.slots
+	go func() {
+		defer slots.release()
+		err := tc.Handshake()
+		if c.l.Submit(func() { s.handshakeDone(c, h, err) }) != nil {
+			h.close() // the loop stopped; it closed the conn
+		}
+	}()
+}
+
+// handshakeEvent handles a poller event of a conn whose handshake runs: read
+// what the peer sent for the goroutine (a server checks its first record
+// first), write what the goroutine wrote. Loop goroutine only.
+func (s *tlsStream) handshakeEvent(c *Conn, ev poller.Event) {
+	if c.reg.WriteDeferred() {
+		// A DeferWrite (or a Send) owes an OnWritable once the conn is open; the
+		// handshake's events must not spend it, nor spin on it.
+		s.owedWritable = true
+	}
+	if ev.Ready&(poller.Readable|poller.ReadHangup|poller.Hangup|poller.Error) != 0 {
+		if !s.handshakeRead(c) {
+			return
+		}
+	}
+	if c.flags&streamHeld != 0 && ev.Ready&(poller.Writable|poller.Hangup|poller.Error) != 0 {
+		if err := s.drain(c); err != nil {
+			c.fail("write", err)
+		}
+	}
+}
+
+// handshakeRead reads what the peer sent into the handshake's input. A server
+// whose handshake has not started looks at the first record: it must be a
+// handshake record, and once it is whole the handshake starts. It reports
+// whether the conn is still open. Loop goroutine only.
+func (s *tlsStream) handshakeRead(c *Conn) bool {
+	h := s.hs
+	rb := c.l.ReadBuffer()
+	n, err := sys.Retry(func() (int, error) { return sys.Read(int(c.fd), rb) })
+	switch {
+	case err == unix.EAGAIN:
+		return true
+	case err != nil:
+		c.fail("read", err)
+		return false
+	case n == 0:
+		c.fail("tls handshake", io.ErrUnexpectedEOF)
+		return false
+	}
+	c.l.CountIO(n, 0)
+	h.mu.Lock()
+	if h.in == nil {
+		h.in = bufpool.Get(n)
+	}
+	if h.inOff > 0 && h.inOff == len(*h.in) {
+		*h.in, h.inOff = (*h.in)[:0], 0
+	}
+	h.in = bufpool.Grow(h.in, n)
+	*h.in = append(*h.in, rb[:n]...)
+	unserved := (*h.in)[h.inOff:]
+	h.mu.Unlock()
+	switch {
+	case len(unserved) > maxHandshakeInput:
+		c.fail("tls handshake", errHandshakeInput)
+		return false
+	case h.started:
+		h.signal()
+	case unserved[0] != recordTypeHandshake:
+		c.finish(ErrNotTLS)
+		return false
+	case len(unserved) >= recordHeaderLen && len(unserved) >= recordHeaderLen+recordLen(unserved):
+		s.tryStart(c) // the whole ClientHello record is here
+	}
+	return true
+}
+
+// handshakeOutput queues bytes the handshake goroutine wrote and writes them.
+// Loop goroutine only.
+func (s *tlsStream) handshakeOutput(c *Conn, h *handshake, p []byte) {
+	if c.state != Connecting || s.hs != h {
+		return
+	}
+	s.queueOutput(c, p)
+	if err := s.drain(c); err != nil {
+		c.fail("write", err)
+		return
+	}
+	c.syncInterest()
+}
+
+// handshakeDone takes the handshake's result on the loop: the conn opens, or
+// closes with the error. Bytes the peer sent after its last handshake record
+// (a request right behind the Finished) are read at once. Loop goroutine only.
+func (s *tlsStream) handshakeDone(c *Conn, h *handshake, err error) {
+	if c.state != Connecting || s.hs != h {
+		return // the conn closed meanwhile
+	}
+	if err != nil {
+		c.finish(fmt.Errorf("transport: tls handshake: %w", err))
+		return
+	}
+	h.timer.Stop()
+	h.mu.Lock()
+	if h.in != nil && h.inOff < len(*h.in) {
+		rest := (*h.in)[h.inOff:]
+		s.pend = bufpool.Get(len(rest))
+		*s.pend = append(*s.pend, rest...)
+	}
+	h.release()
+	h.mu.Unlock()
+	s.hs = nil
+	c.state = Open
+	if s.owedWritable {
+		s.owedWritable = false
+		c.reg.DeferWrite()
+	}
+	if s.pend != nil {
+		c.flags |= streamReady // read at the round's end, as a Readable event would
+		c.reg.AtRoundEnd()
+	}
+	c.open()
+}
+
+// handshakeInterest is what the poller watches during the handshake: the
+// peer's bytes, and Writable while handshake output waits.
+func (c *Conn) handshakeInterest() poller.Interest {
+	if c.flags&streamHeld != 0 {
+		return poller.Readable | poller.Writable
+	}
+	return poller.Readable
+}
+
+// signal wakes the goroutine if it waits for input.
+func (h *handshake) signal() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close ends the handshake from the loop's side: the goroutine's next Read
+// fails, and the input buffer goes back to the pool.
+func (h *handshake) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.release()
+	h.mu.Unlock()
+	h.timer.Stop()
+	h.signal()
+}
+
+// release returns the input buffer. h.mu held.
+func (h *handshake) release() {
+	if h.in != nil {
+		bufpool.Put(h.in)
+		h.in, h.inOff = nil, 0
+	}
+}
+
+// read serves the handshake goroutine's Read: the peer's bytes, never past the
+// end of the record at hand, so that crypto/tls holds no byte beyond the
+// handshake when it ends (the loop then has them). It waits for input.
+func (h *handshake) read(b []byte) (int, error) {
+	for {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		n := 0
+		if h.in != nil {
+			n = serveRecord(b, *h.in, &h.inOff, &h.recLeft, false)
+		}
+		h.mu.Unlock()
+		if n > 0 {
+			return n, nil
+		}
+		<-h.wake
+	}
+}
+
+// serveRecord copies into b the next bytes of src[*off:], stopping at the end of
+// the record being served. At a record boundary it starts the next record only
+// once its header is in; with whole, only once the whole record is. It returns
+// how many bytes it copied. An oversized record's header is served alone, for
+// crypto/tls to refuse.
+func serveRecord(b, src []byte, off, recLeft *int, whole bool) int {
+	rest := src[*off:]
+	if *recLeft == 0 {
+		if len(rest) < recordHeaderLen {
+			return 0
+		}
+		size := recordHeaderLen + recordLen(rest)
+		switch {
+		case size > maxRecord:
+			size = recordHeaderLen
+		case whole && len(rest) < size:
+			return 0
+		}
+		*recLeft = size
+	}
+	n := copy(b, rest[:min(len(rest), *recLeft)])
+	*off += n
+	*recLeft -= n
+	return n
+}
