@@ -16,6 +16,11 @@
 //	go run ./examples/echo -addr unix:/tmp/echo.sock
 //	nc -U /tmp/echo.sock
 //
+// With -tls-cert FILE -tls-key FILE it speaks TLS, and echoes the plaintext:
+//
+//	go run ./examples/echo -tls-cert cert.pem -tls-key key.pem
+//	openssl s_client -connect 127.0.0.1:7000 -CAfile ca.pem
+//
 // The flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle, -drain)
 // are the ones every example shares; -h lists them. SIGINT or SIGTERM drains and
 // stops it.
@@ -31,6 +36,7 @@ import (
 
 func main() {
 	f := cli.Register(flag.CommandLine, "127.0.0.1:7000", false)
+	f.RegisterTLS(flag.CommandLine)
 	flag.Parse()
 	cli.Main("echo", f, func(*shard.Engine) (transport.Handler, error) {
 		return echo{}, nil

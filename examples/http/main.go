@@ -35,6 +35,12 @@
 // timeout, and its cousin that sends a head at once and trickles the body. They
 // do not cover the wait between requests on a keep-alive conn, which is -idle's.
 //
+// With -tls-cert FILE -tls-key FILE it serves HTTPS (ALPN http/1.1):
+//
+//	go run ./examples/http -tls-cert cert.pem -tls-key key.pem
+//	curl --cacert ca.pem https://localhost:8080/
+//	wrk -t2 -c128 -d10s https://127.0.0.1:8080/plaintext
+//
 // The other flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle,
 // -drain) are the ones every example shares; -h lists them. SIGINT or SIGTERM
 // drains the conns, then stops.
@@ -72,6 +78,7 @@ type flags struct {
 // register adds the shared flags, -header-timeout and -request-timeout to fs.
 func register(fs *flag.FlagSet) *flags {
 	f := &flags{Flags: cli.Register(fs, "127.0.0.1:8080", false)}
+	f.RegisterTLS(fs, "http/1.1")
 	fs.DurationVar(&f.timeouts.header, "header-timeout", defaultTimeouts.header,
 		"answer 408 and close when a request head is not complete this long after its first byte (0 = no limit)")
 	fs.DurationVar(&f.timeouts.request, "request-timeout", defaultTimeouts.request,

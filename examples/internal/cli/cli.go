@@ -4,6 +4,8 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -33,6 +35,11 @@ type Flags struct {
 	// Conn is the conns' options. Register sets NoDelay, and -idle sets
 	// IdleTimeout; the rest is the example's to set.
 	Conn transport.Config
+	// TLSCert and TLSKey name PEM files (-tls-cert, -tls-key, after
+	// RegisterTLS): set, the server speaks TLS with them. ALPN lists the
+	// protocols it offers (the example sets it).
+	TLSCert, TLSKey string
+	ALPN            []string
 	// Logger is set by the example, not by flags: nil means text to stderr.
 	Logger *slog.Logger
 }
@@ -57,6 +64,29 @@ func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
 	return f
 }
 
+// RegisterTLS adds -tls-cert and -tls-key to fs: an example that serves TLS
+// calls it after Register. alpn lists the protocols it offers (ALPN).
+func (f *Flags) RegisterTLS(fs *flag.FlagSet, alpn ...string) {
+	fs.StringVar(&f.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM file, the chain after the leaf); needs -tls-key")
+	fs.StringVar(&f.TLSKey, "tls-key", "", "the private key of -tls-cert (PEM file)")
+	f.ALPN = alpn
+}
+
+// tls loads -tls-cert and -tls-key into the conns' TLS settings.
+func (f *Flags) tls() (*transport.TLS, error) {
+	switch {
+	case f.TLSCert == "" && f.TLSKey == "":
+		return nil, nil
+	case f.TLSCert == "" || f.TLSKey == "":
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(f.TLSCert, f.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert %s -tls-key %s: %w", f.TLSCert, f.TLSKey, err)
+	}
+	return &transport.TLS{Config: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: f.ALPN}}, nil
+}
+
 // Options turns the flags into engine options, rejecting bad values.
 func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 	b, err := balance.Parse(f.Balance)
@@ -76,6 +106,12 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 	if f.Conn.IdleTimeout < 0 {
 		return shard.Options{}, fmt.Errorf("-idle %v: want 0 or more", f.Conn.IdleTimeout)
 	}
+	conn := f.Conn
+	if t, err := f.tls(); err != nil {
+		return shard.Options{}, err
+	} else if t != nil {
+		conn.TLS = t
+	}
 	return shard.Options{
 		Loops:           f.Loops,
 		Pin:             f.Pin,
@@ -83,7 +119,7 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 		ReusePort:       f.ReusePort,
 		Workers:         f.Workers,
 		Wait:            wait,
-		Conn:            f.Conn,
+		Conn:            conn,
 		Logger:          logger,
 		ShutdownTimeout: f.Drain,
 	}, nil
