@@ -283,8 +283,8 @@ func (s *tlsStream) Write(b []byte) (int, error) {
 func (s *tlsStream) Close() error { return nil }
 
 // LocalAddr and RemoteAddr are the addresses looked up when the handshake
-// started (a GetCertificate or GetConfigForClient may ask, on the handshake's
-// goroutine).
+// started, if the server's GetCertificate or GetConfigForClient may ask for
+// them (on the handshake's goroutine); nil otherwise.
 func (s *tlsStream) LocalAddr() net.Addr  { return s.c.extra.local }
 func (s *tlsStream) RemoteAddr() net.Addr { return s.c.extra.remote }
 
