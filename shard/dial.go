@@ -17,8 +17,19 @@ import (
 // to the loop (see transport.Dial), so loops of two engines may dial each other
 // at the same time. From a goroutine other than the conn's loop, use the
 // returned conn only through its Async methods. Dial an IP address: a host name
-// is resolved first, which blocks the caller. Safe from any goroutine.
+// is resolved first, which blocks the caller. The conn gets Options.Conn without
+// its TLS (which serves the listeners): DialConfig dials with a config of its
+// own, TLS included. Safe from any goroutine.
 func (e *Engine) Dial(network, address string, h transport.Handler) (*transport.Conn, error) {
+	cfg := e.opts.Conn
+	cfg.TLS = nil
+	return e.DialConfig(network, address, h, cfg)
+}
+
+// DialConfig is Dial with the conn's config given: cfg.TLS makes it a TLS
+// client (OnOpen follows the handshake, and a failed handshake reaches OnClose).
+// Safe from any goroutine.
+func (e *Engine) DialConfig(network, address string, h transport.Handler, cfg transport.Config) (*transport.Conn, error) {
 	if h == nil {
 		return nil, errors.New("shard: Dial: nil Handler")
 	}
@@ -38,7 +49,7 @@ func (e *Engine) Dial(network, address string, h transport.Handler) (*transport.
 		return nil, ErrClosed
 	}
 	n.dialling()
-	c, err := transport.Dial(n.l, network, address, n.wrap(h), e.opts.Conn)
+	c, err := transport.Dial(n.l, network, address, n.wrap(h), cfg)
 	if err != nil {
 		n.dialFailed()
 		if errors.Is(err, transport.ErrClosed) {

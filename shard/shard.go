@@ -73,7 +73,8 @@ type Options struct {
 	// MaxInFlight caps the offloads in flight per conn; beyond it Offload returns
 	// ErrOverloaded. 0 means no cap beyond the pool's size.
 	MaxInFlight int
-	// Conn configures every conn the engine accepts or dials.
+	// Conn configures every conn the engine accepts or dials. Its TLS, when set,
+	// makes the listeners serve TLS (Dial leaves it out; see DialConfig).
 	Conn transport.Config
 	// Logger receives the engine's and the loops' logs; nil means slog.Default().
 	Logger *slog.Logger
