@@ -119,9 +119,9 @@ func (s *tlsStream) startHandshake(c *Conn) {
 	go func() {
 		defer slots.release()
 		err := tc.Handshake()
-		if c.l.Submit(func() { s.handshakeDone(c, h, err) }) != nil {
-			h.close() // the loop stopped; it closed the conn
-		}
+		// If the loop has stopped, this is refused: the loop's close gives the
+		// conn up, which ends the handshake's state.
+		c.l.Submit(func() { s.handshakeDone(c, h, err) })
 	}()
 }
 
