@@ -13,3 +13,20 @@ func ListenerRegistered(ln *Listener) bool { return ln.reg.Registered() }
 // ConnInterest returns the interest c's registration asks of the poller. Loop
 // goroutine only.
 func ConnInterest(c *Conn) poller.Interest { return c.reg.Interest() }
+
+// TLSHeld returns the bytes c's TLS layer holds in buffers of its own (an
+// incomplete record, ciphertext not yet written, handshake input) and whether
+// its handshake state is still there. Loop goroutine only.
+func TLSHeld(c *Conn) (held int, handshaking bool) {
+	s := c.tlsLayer()
+	if s == nil {
+		return 0, false
+	}
+	if s.pend != nil {
+		held += cap(*s.pend)
+	}
+	if s.ct != nil {
+		held += cap(*s.ct)
+	}
+	return held, s.hs != nil
+}
