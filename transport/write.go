@@ -115,7 +115,7 @@ func (c *Conn) Flush() error {
 	if c.state != Open && c.state != Closing {
 		return ErrClosed
 	}
-	if c.out != nil {
+	if c.writePending() {
 		c.flush()
 	}
 	if c.state == Closed {
