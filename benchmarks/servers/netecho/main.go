@@ -2,13 +2,18 @@
 // standard library's net package, one goroutine per connection, each
 // echoing what it reads.
 //
+// With -tls-cert and -tls-key it speaks TLS (crypto/tls, tls.NewListener) and
+// echoes the plaintext: each conn's goroutine does its handshake on its first
+// read, and the conn holds crypto/tls's buffers besides its own.
+//
 // Usage:
 //
-//	netecho -addr 127.0.0.1:7000
+//	netecho -addr 127.0.0.1:7000 [-tls-cert cert.pem -tls-key key.pem]
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"log"
 	"net"
 	"os/signal"
@@ -31,6 +36,7 @@ import (
 const bufSize = 4 << 10
 
 func main() {
+	files := peer.RegisterTLS()
 	addr := peer.Addr("netecho")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -38,6 +44,9 @@ func main() {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Fatalf("netecho: %v", err)
+	}
+	if files.On("netecho", true) {
+		ln = tls.NewListener(ln, files.Config("netecho"))
 	}
 	var conns sync.Map // net.Conn -> struct{}, closed on shutdown
 	go func() {

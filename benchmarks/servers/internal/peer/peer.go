@@ -1,10 +1,12 @@
 // Package peer holds what the peer servers share: the required -addr flag, the
-// -mode and -loops flags of the servers with an http and an echo mode, and
+// -mode and -loops flags of the servers with an http and an echo mode, the
+// optional -tls-cert and -tls-key flags of those that can serve TLS, and
 // serving until SIGINT or SIGTERM followed by a bounded graceful shutdown.
 package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log"
@@ -87,4 +89,45 @@ func ServeStarted(name string, start func() error, shutdown func(context.Context
 		log.Fatalf("%s: %v", name, err)
 	}
 	Serve(name, func() error { select {} }, shutdown) // serving in the background
+}
+
+// TLSFiles are the -tls-cert and -tls-key flags of a peer server that can
+// serve TLS: both empty, it serves in the clear, as before.
+type TLSFiles struct {
+	Cert, Key string
+}
+
+// RegisterTLS declares -tls-cert and -tls-key on the command line; call it
+// before Addr or ParseDual, which parse it, then check the result with On.
+func RegisterTLS() *TLSFiles {
+	f := &TLSFiles{}
+	flag.StringVar(&f.Cert, "tls-cert", "", "serve TLS with this certificate (PEM file); needs -tls-key")
+	flag.StringVar(&f.Key, "tls-key", "", "the private key of -tls-cert (PEM file)")
+	return f
+}
+
+// On reports whether TLS was asked for; one flag without the other is a usage
+// error, and so is TLS for a server that cannot serve it (supported false).
+func (f *TLSFiles) On(name string, supported bool) bool {
+	switch {
+	case f.Cert == "" && f.Key == "":
+		return false
+	case f.Cert == "" || f.Key == "":
+		fmt.Fprintf(os.Stderr, "%s: -tls-cert and -tls-key go together\n", name)
+		os.Exit(2)
+	case !supported:
+		fmt.Fprintf(os.Stderr, "%s: TLS is not served in this mode\n", name)
+		os.Exit(2)
+	}
+	return true
+}
+
+// Config loads the certificate and key into a crypto/tls server
+// configuration offering alpn (ALPN); a file that does not load is fatal.
+func (f *TLSFiles) Config(name string, alpn ...string) *tls.Config {
+	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	if err != nil {
+		log.Fatalf("%s: -tls-cert %s -tls-key %s: %v", name, f.Cert, f.Key, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: alpn}
 }

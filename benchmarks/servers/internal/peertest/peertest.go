@@ -7,6 +7,7 @@ package peertest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -137,6 +138,82 @@ func dial(t *testing.T, p *harness.Proc) net.Conn {
 	c, err := net.DialTimeout("tcp", p.Addr, timeout)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(timeout))
+	return c
+}
+
+// Cert writes a throwaway certificate into a temp dir of the test.
+func Cert(t *testing.T) harness.Cert {
+	t.Helper()
+	c, err := harness.SelfSignedCert(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TLSArgs are the flags that make a peer server serve TLS with cert.
+func TLSArgs(cert harness.Cert) []string {
+	return []string{"-tls-cert", cert.CertFile, "-tls-key", cert.KeyFile}
+}
+
+// HTTPS checks that the server at p serves GET /plaintext over TLS with cert
+// ("Hello, World!", HTTP/1.1 negotiated in ALPN), and that it answers a
+// request with Connection: close with Connection: close and then ends the
+// conn: wrk reconnects only then, and the harness's load of one handshake per
+// request rests on it.
+func HTTPS(t *testing.T, p *harness.Proc, cert harness.Cert) {
+	t.Helper()
+	tr := &http.Transport{TLSClientConfig: cert.ClientConfig("http/1.1")}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: timeout}
+	resp, err := client.Get("https://" + p.Addr + "/plaintext")
+	if err != nil {
+		t.Fatalf("GET: %v\nlog:\n%s", err, p.Log())
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || string(body) != "Hello, World!" || resp.TLS == nil || resp.TLS.NegotiatedProtocol != "http/1.1" {
+		t.Fatalf("GET = %d %q %v, TLS %+v; want 200 Hello, World! with http/1.1 negotiated", resp.StatusCode, body, err, resp.TLS)
+	}
+
+	c := dialTLS(t, p, cert.ClientConfig("http/1.1"))
+	if _, err := c.Write([]byte("GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil && err != io.ErrUnexpectedEOF { // a server may end the stream without close_notify
+		t.Fatalf("reading to the end after Connection: close: %v after %q", err, got)
+	}
+	if !bytes.Contains(bytes.ToLower(got), []byte("\r\nconnection: close\r\n")) || !bytes.HasSuffix(got, []byte("Hello, World!")) {
+		t.Fatalf("response to Connection: close = %q; want Hello, World! with Connection: close, then the end", got)
+	}
+}
+
+// EchoTLS checks that the server at p, serving TLS with cert, echoes the
+// plaintext of a RESP PING.
+func EchoTLS(t *testing.T, p *harness.Proc, cert harness.Cert) {
+	t.Helper()
+	c := dialTLS(t, p, cert.ClientConfig())
+	ping := []byte("*1\r\n$4\r\nPING\r\n")
+	if _, err := c.Write(ping); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(ping))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, ping) {
+		t.Fatalf("echo = %q, %v; want %q", got, err, ping)
+	}
+}
+
+// dialTLS connects to p and completes a TLS handshake with cfg, closing the
+// conn when the test ends.
+func dialTLS(t *testing.T, p *harness.Proc, cfg *tls.Config) *tls.Conn {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", p.Addr, cfg)
+	if err != nil {
+		t.Fatalf("TLS dial: %v\nlog:\n%s", err, p.Log())
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(timeout))
