@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,24 @@ const (
 // The server needs as many fds as n; the default hard limit of a shell, often
 // 4096 or 1,048,576, applies to both sides.
 func IdleConns(ctx context.Context, addr string, n int, p *Proc) (IdleResult, error) {
+	return measureIdle(ctx, addr, n, p, nil)
+}
+
+// IdleConnsTLS is IdleConns over TLS: each conn does a full TLS handshake with
+// cfg (which must have no ClientSessionCache, so that no conn resumes another's
+// session), then the round trip inside the TLS stream, then idles. PerConn then
+// holds what the server keeps per TLS conn as well. One warm-up conn
+// (handshake, round trip, close) comes before the first RSS sample, so that
+// what a server sets up once, at its first handshake (crypto tables, the
+// certificate parsed), is not counted per conn.
+func IdleConnsTLS(ctx context.Context, addr string, n int, p *Proc, cfg *tls.Config) (IdleResult, error) {
+	if cfg == nil || cfg.ClientSessionCache != nil {
+		return IdleResult{}, errors.New("harness: idle: IdleConnsTLS needs a TLS config without a session cache")
+	}
+	return measureIdle(ctx, addr, n, p, cfg)
+}
+
+func measureIdle(ctx context.Context, addr string, n int, p *Proc, cfg *tls.Config) (IdleResult, error) {
 	res := IdleResult{}
 	limit, err := raiseNoFile()
 	if err != nil {
@@ -58,8 +77,22 @@ func IdleConns(ctx context.Context, addr string, n int, p *Proc) (IdleResult, er
 		return res, fmt.Errorf("harness: idle: no connections to open (fd limit %d)", limit)
 	}
 	res.Conns = n
-	res.Cmd = fmt.Sprintf("%d idle conns to %s, one %s round trip each%s", n, addr, probeName(p.Kind), capNote)
+	if cfg != nil {
+		res.Cmd = fmt.Sprintf("%d idle TLS conns to %s, a full TLS handshake and one %s round trip each%s", n, addr, probeName(p.Kind), capNote)
+	} else {
+		res.Cmd = fmt.Sprintf("%d idle conns to %s, one %s round trip each%s", n, addr, probeName(p.Kind), capNote)
+	}
 
+	if cfg != nil {
+		c, err := openIdleWith(ctx, addr, p.Kind, cfg)
+		if err != nil {
+			return res, fmt.Errorf("harness: idle: warm-up conn: %w", err)
+		}
+		c.Close()
+		if _, err := stableRSS(ctx, p); err != nil {
+			return res, err
+		}
+	}
 	if res.RSSBefore, err = p.RSS(); err != nil {
 		return res, err
 	}
@@ -73,7 +106,7 @@ func IdleConns(ctx context.Context, addr string, n int, p *Proc) (IdleResult, er
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("harness: idle: after %d conns: %w", i, err)
 		}
-		c, err := openIdle(ctx, addr, p.Kind)
+		c, err := openIdleWith(ctx, addr, p.Kind, cfg)
 		if err != nil {
 			return res, fmt.Errorf("harness: idle: conn %d of %d: %w", i+1, n, err)
 		}
@@ -167,20 +200,24 @@ func openIdle(ctx context.Context, addr, kind string) (net.Conn, error) {
 		return nil, err
 	}
 	c.SetDeadline(time.Now().Add(probeTimeout))
-	switch kind {
-	case "http":
-		err = roundTripHTTP(c)
-	case "resp":
-		err = roundTripExact(c, respProbe, respPong)
-	default:
-		err = roundTripExact(c, echoProbe, echoProbe)
-	}
-	if err != nil {
+	if err := roundTrip(c, kind); err != nil {
 		c.Close()
 		return nil, err
 	}
 	c.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// roundTrip does the round trip suited to kind on c.
+func roundTrip(c net.Conn, kind string) error {
+	switch kind {
+	case "http":
+		return roundTripHTTP(c)
+	case "resp":
+		return roundTripExact(c, respProbe, respPong)
+	default:
+		return roundTripExact(c, echoProbe, echoProbe)
+	}
 }
 
 // roundTripExact writes req and expects exactly want back.

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"os/exec"
@@ -238,4 +239,37 @@ func TestRedisBenchmarkDrivesAnEchoServerUnderPerf(t *testing.T) {
 		t.Fatalf("per request: %v syscalls (%v), %v ctx switches (%v); counts %v, why %q", sys, ok1, cs, ok2, perf.Counts, perf.Why)
 	}
 	t.Logf("%s: %.3f syscalls/req, %.3f ctx switches/req", res[0].Cmd, sys, cs)
+}
+
+// TestIdleConnsTLSAgainstNetEchoTLS holds conns that each did a full TLS
+// handshake and an echo; a config with a session cache (conns that would
+// resume) is refused.
+func TestIdleConnsTLSAgainstNetEchoTLS(t *testing.T) {
+	bin := buildServer(t, "netecho")
+	cert, err := SelfSignedCert(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := StartTest(t, Server{Name: "net echo", Kind: "echo",
+		Args: []string{bin, "-addr", "{addr}", "-tls-cert", cert.CertFile, "-tls-key", cert.KeyFile}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	caching := cert.ClientConfig()
+	caching.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+	if _, err := IdleConnsTLS(ctx, p.Addr, 10, p, caching); err == nil {
+		t.Fatal("IdleConnsTLS took a config with a session cache")
+	}
+	res, err := IdleConnsTLS(ctx, p.Addr, 500, p, cert.ClientConfig())
+	if err != nil {
+		t.Fatalf("IdleConnsTLS: %v\nlog:\n%s", err, p.Log())
+	}
+	// A goroutine per conn with crypto/tls's buffers: several KiB a conn at least.
+	if res.Conns != 500 || res.PerConn < 4<<10 || !strings.Contains(res.Cmd, "full TLS handshake") {
+		t.Fatalf("IdleConnsTLS = %+v, want 500 conns of several KiB each", res)
+	}
+	t.Logf("%s: %s: RSS %d -> %d, %.0f B/conn", p.Name, res.Cmd, res.RSSBefore, res.RSSAfter, res.PerConn)
+	resumes, err := TLSResumes(ctx, p.Addr, "echo", cert.ClientConfig())
+	if err != nil || !resumes {
+		t.Fatalf("TLSResumes = %v, %v; want crypto/tls to resume", resumes, err)
+	}
 }

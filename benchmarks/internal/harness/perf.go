@@ -119,6 +119,12 @@ func (p *Perf) PerRequest(event string, requests float64) (float64, bool) {
 // counted nothing: not permitted, an unknown event) the error says so in one
 // line instead, the same for every tool and server.
 func runTool(ctx context.Context, p *Perf, limit time.Duration, argv ...string) (stdout, stderr string, err error) {
+	return runToolEnv(ctx, p, limit, nil, argv...)
+}
+
+// runToolEnv is runTool with env ("KEY=value") added to the tool's
+// environment (perf passes it on).
+func runToolEnv(ctx context.Context, p *Perf, limit time.Duration, env []string, argv ...string) (stdout, stderr string, err error) {
 	cmdline := strings.Join(argv, " ")
 	var read func() bool
 	if p != nil {
@@ -130,6 +136,9 @@ func runTool(ctx context.Context, p *Perf, limit time.Duration, argv ...string) 
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()

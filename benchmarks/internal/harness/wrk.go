@@ -43,47 +43,95 @@ end
 // warm-up, the final report) before it is killed.
 const wrkGrace = 30 * time.Second
 
+// WrkLoad is one wrk run.
+type WrkLoad struct {
+	URL            string
+	Threads, Conns int
+	Duration       time.Duration // rounded up to whole seconds (wrk's unit)
+	Pipeline       int           // requests per write; 1 (or less) sends one at a time
+	Headers        []string      // extra request headers, "Name: value" (wrk -H)
+	// Env is extra environment for wrk ("KEY=value"), such as an OPENSSL_CONF
+	// that shapes its TLS client; the command line quotes it.
+	Env []string
+}
+
 // Wrk runs `wrk -t threads -c conns -d dur --latency [-s pipeline.lua] url
 // [-- pipeline]`. With pipeline > 1 it writes the pipelining script to a temp
 // file and sends pipeline requests per write; wrk then counts each response,
 // so RPS is per request, not per batch. dur is rounded up to whole seconds
 // (wrk's unit); the run is killed if it takes 30 s longer than that.
 func Wrk(ctx context.Context, url string, threads, conns int, dur time.Duration, pipeline int) (WrkResult, error) {
-	return wrk(ctx, nil, url, threads, conns, dur, pipeline)
+	return RunWrk(ctx, WrkLoad{URL: url, Threads: threads, Conns: conns, Duration: dur, Pipeline: pipeline})
+}
+
+// RunWrk is Wrk with the whole of a WrkLoad: extra headers (-H) and
+// environment as well.
+func RunWrk(ctx context.Context, l WrkLoad) (WrkResult, error) {
+	return wrk(ctx, nil, l)
 }
 
 // Wrk is Wrk run under perf stat: p.Counts holds the server's counts for the
 // run, to divide by WrkResult.Requests.
 func (p *Perf) Wrk(ctx context.Context, url string, threads, conns int, dur time.Duration, pipeline int) (WrkResult, error) {
-	return wrk(ctx, p, url, threads, conns, dur, pipeline)
+	return p.RunWrk(ctx, WrkLoad{URL: url, Threads: threads, Conns: conns, Duration: dur, Pipeline: pipeline})
 }
 
-func wrk(ctx context.Context, perf *Perf, url string, threads, conns int, dur time.Duration, pipeline int) (WrkResult, error) {
-	secs := int((dur + time.Second - 1) / time.Second)
+// RunWrk is RunWrk under perf stat, as (*Perf).Wrk is Wrk.
+func (p *Perf) RunWrk(ctx context.Context, l WrkLoad) (WrkResult, error) {
+	return wrk(ctx, p, l)
+}
+
+// wrkArgs returns wrk's arguments for l, with the pipelining script at
+// script (used when l.Pipeline > 1).
+func wrkArgs(l WrkLoad, script string) []string {
+	secs := int((l.Duration + time.Second - 1) / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
 	args := []string{
-		"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
+		"-t", strconv.Itoa(l.Threads), "-c", strconv.Itoa(l.Conns),
 		"-d", strconv.Itoa(secs) + "s", "--latency",
 	}
-	if pipeline > 1 {
+	for _, h := range l.Headers {
+		args = append(args, "-H", h)
+	}
+	if l.Pipeline > 1 {
+		return append(args, "-s", script, l.URL, "--", strconv.Itoa(l.Pipeline))
+	}
+	return append(args, l.URL)
+}
+
+// shellLine joins env and argv into a command line a shell would run as
+// they are: words with spaces or quotes in them are single-quoted.
+func shellLine(env, argv []string) string {
+	words := make([]string, 0, len(env)+len(argv))
+	for _, w := range append(append([]string(nil), env...), argv...) {
+		if w == "" || strings.ContainsAny(w, " \t'\"$\\;&|<>*?()") {
+			w = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+		words = append(words, w)
+	}
+	return strings.Join(words, " ")
+}
+
+func wrk(ctx context.Context, perf *Perf, l WrkLoad) (WrkResult, error) {
+	var script string
+	if l.Pipeline > 1 {
 		dir, err := os.MkdirTemp("", "harness-wrk-")
 		if err != nil {
 			return WrkResult{}, fmt.Errorf("harness: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		script := filepath.Join(dir, "pipeline.lua")
+		script = filepath.Join(dir, "pipeline.lua")
 		if err := os.WriteFile(script, []byte(pipelineScript), 0o644); err != nil {
 			return WrkResult{}, fmt.Errorf("harness: %w", err)
 		}
-		args = append(args, "-s", script, url, "--", strconv.Itoa(pipeline))
-	} else {
-		args = append(args, url)
 	}
-	cmdline := "wrk " + strings.Join(args, " ")
+	args := wrkArgs(l, script)
+	cmdline := shellLine(l.Env, append([]string{"wrk"}, args...))
+	secs := int((l.Duration + time.Second - 1) / time.Second)
 
-	out, errOut, err := runTool(ctx, perf, time.Duration(secs)*time.Second+wrkGrace, append([]string{"wrk"}, args...)...)
+	out, errOut, err := runToolEnv(ctx, perf, time.Duration(max(secs, 1))*time.Second+wrkGrace, l.Env, append([]string{"wrk"}, args...)...)
 	if err != nil {
 		return WrkResult{Cmd: cmdline}, err
 	}

@@ -76,3 +76,25 @@ func TestParseWrkDurationUnits(t *testing.T) {
 		t.Error("parseWrkDuration accepted a number without a unit")
 	}
 }
+
+func TestWrkArgsAddHeadersBeforeTheURL(t *testing.T) {
+	got := strings.Join(wrkArgs(WrkLoad{URL: "https://127.0.0.1:1/plaintext", Threads: 2, Conns: 64, Duration: 1500 * time.Millisecond,
+		Headers: []string{"Connection: close"}}, ""), "|")
+	want := "-t|2|-c|64|-d|2s|--latency|-H|Connection: close|https://127.0.0.1:1/plaintext"
+	if got != want {
+		t.Errorf("wrkArgs = %s, want %s", got, want)
+	}
+	got = strings.Join(wrkArgs(WrkLoad{URL: "http://a/", Threads: 1, Conns: 8, Pipeline: 16}, "/tmp/p.lua"), "|")
+	want = "-t|1|-c|8|-d|1s|--latency|-s|/tmp/p.lua|http://a/|--|16"
+	if got != want {
+		t.Errorf("wrkArgs pipelined = %s, want %s", got, want)
+	}
+}
+
+func TestShellLineQuotesWordsWithSpacesAndQuotes(t *testing.T) {
+	got := shellLine([]string{"OPENSSL_CONF=/tmp/x.cnf"}, []string{"wrk", "-H", "Connection: close", "it's", "https://a/"})
+	want := `OPENSSL_CONF=/tmp/x.cnf wrk -H 'Connection: close' 'it'\''s' https://a/`
+	if got != want {
+		t.Errorf("shellLine = %s, want %s", got, want)
+	}
+}
