@@ -4,6 +4,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sycamore-go/sycamore/benchmarks/internal/harness"
 )
 
 func TestHTTPLoadsAddPlainAtT1UnlessTIsOne(t *testing.T) {
@@ -57,6 +60,83 @@ func TestChartGroupsLeaveOutPanelsOfNothingMeasured(t *testing.T) {
 	}
 	want := []string{"runtime echo -P 1: req/s", "runtime echo -P 1: req/CPU-s", "runtime echo -P 1: ctx switches/req",
 		"resp GET -P 1: req/s", "resp GET -P 1: req/CPU-s"}
+	if strings.Join(titles, "|") != strings.Join(want, "|") {
+		t.Errorf("chart panels %q, want %q", titles, want)
+	}
+}
+
+func TestHTTPSLoadsKeepAliveThenAConnPerRequest(t *testing.T) {
+	var names []string
+	for _, l := range httpsLoads(config{threads: 2}) {
+		names = append(names, l.name)
+	}
+	want := []string{"keep-alive", "keep-alive wrk -t1", "Connection: close (TLS 1.3 resumed)",
+		"Connection: close (TLS 1.3 resumed) wrk -t1", "Connection: close (TLS 1.2 full handshake)"}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("httpsLoads(-t 2) = %q, want %q", names, want)
+	}
+	if got := httpsLoads(config{threads: 2, quick: true}); len(got) != 1 || !got[0].close || got[0].full {
+		t.Errorf("httpsLoads(-quick) = %+v, want the one Connection: close load", got)
+	}
+
+	cfg := config{threads: 2, httpsDuration: 5 * time.Second}
+	full := httpsLoad{name: "full", threads: 2, close: true, full: true}.wrkLoad(cfg, "https://a/plaintext", "OPENSSL_CONF=/x.cnf")
+	want2 := harness.WrkLoad{URL: "https://a/plaintext", Threads: 2, Conns: 64, Duration: 5 * time.Second, Pipeline: 1,
+		Headers: []string{"Connection: close"}, Env: []string{"OPENSSL_CONF=/x.cnf"}}
+	if !reflect.DeepEqual(full, want2) {
+		t.Errorf("wrkLoad = %+v, want %+v", full, want2)
+	}
+	if ka := (httpsLoad{threads: 1}).wrkLoad(cfg, "https://a/", "OPENSSL_CONF=/x.cnf"); ka.Headers != nil || ka.Env != nil || ka.Threads != 1 {
+		t.Errorf("keep-alive wrkLoad = %+v, want no header, no environment", ka)
+	}
+}
+
+// The https tables add new conns per request and TLS resumption; the idle TLS
+// tables are idle tables; a warning is listed.
+func TestHTTPSTablesAndWarnings(t *testing.T) {
+	r := &report{}
+	r.add("https", "Connection: close", "nbhttp", sample{RPS: 2000, P50: 1, P99: 2, CPU: 1, ReqPerCPU: 2000,
+		Syscalls: nan, CtxSwitches: nan, RSS: 1 << 20, PerConn: nan, Errors: 0, NewConns: 1.02, Resumes: 0})
+	r.add("https", "Connection: close", "sycamore", sample{RPS: 3000, P50: 1, P99: 2, CPU: 1, ReqPerCPU: 3000,
+		Syscalls: 18, CtxSwitches: 2, RSS: 1 << 20, PerConn: nan, Errors: 0, NewConns: 1.01, Resumes: 1})
+	r.add("tls idle", "2000 idle TLS conns, echo", "sycamore", sample{RPS: nan, P50: nan, P99: nan, CPU: nan, ReqPerCPU: nan,
+		Syscalls: nan, CtxSwitches: nan, RSS: 30 << 20, PerConn: 12 << 10, Errors: nan, NewConns: nan, Resumes: nan})
+	r.add("tls idle", "2000 idle TLS conns, echo", "net echo", sample{RPS: nan, P50: nan, P99: nan, CPU: nan, ReqPerCPU: nan,
+		Syscalls: nan, CtxSwitches: nan, RSS: 60 << 20, PerConn: 30 << 10, Errors: nan, NewConns: nan, Resumes: nan})
+	r.warn("https keep-alive: x: 0.01 new conns per request")
+	r.medians()
+	var b strings.Builder
+	r.markdown(&b)
+	md := b.String()
+	for _, want := range []string{
+		"| errors | sycamore ÷ it, req/s | sycamore ÷ it, req per CPU-s | new conns/req | resumes TLS sessions |",
+		"| sycamore | 3k | 1.00 | 2.00 | 1.00 | 3k | 18.000 | 2.000 | 1 MiB | 0 | – | – | 1.010 | yes |",
+		"| nbhttp | 2k | 1.00 | 2.00 | 1.00 | 2k | n/a | n/a | 1 MiB | 0 | 1.50× | 1.50× | 1.020 | no |",
+		"### tls idle: 2000 idle TLS conns, echo",
+		"| net echo | 60 MiB | 30 KiB | 2.50× |",
+		"- warning: https keep-alive: x: 0.01 new conns per request",
+		"- https: every server serves one throwaway ECDSA P-256 certificate",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// The idle panels, plain and TLS, come after every load's row of panels.
+func TestChartGroupsPutIdlePanelsLast(t *testing.T) {
+	r := &report{}
+	idle := sample{RPS: nan, ReqPerCPU: nan, CtxSwitches: nan, PerConn: 100}
+	r.add("idle", "10000 idle conns", "sycamore", idle)
+	r.add("https", "keep-alive", "sycamore", sample{RPS: 1, ReqPerCPU: 1, CtxSwitches: 0.1})
+	r.add("tls idle", "2000 idle TLS conns, echo", "sycamore", idle)
+	r.medians()
+	var titles []string
+	for _, g := range r.chartGroups() {
+		titles = append(titles, g.Title)
+	}
+	want := []string{"https keep-alive: req/s", "https keep-alive: req/CPU-s", "https keep-alive: ctx switches/req",
+		"RSS per idle conn", "RSS per idle conn: 2000 idle TLS conns, echo"}
 	if strings.Join(titles, "|") != strings.Join(want, "|") {
 		t.Errorf("chart panels %q, want %q", titles, want)
 	}

@@ -15,6 +15,16 @@
 //     ping_mbulk with 128 conns, unpipelined and 16-deep: an echoed RESP
 //     command is a valid reply.
 //   - idle: the RSS an idle conn costs sycamore's echo, net echo and netpoll.
+//   - https: sycamore's http example with -tls-cert and -tls-key against
+//     net/http, fasthttp and nbio's nbhttp serving TLS, all with one throwaway
+//     ECDSA P-256 certificate made at the start, under wrk -c64 (-https-duration
+//     a run): keep-alive at -t and at -t1, Connection: close at -t and at -t1
+//     (a conn and a TLS 1.3 handshake per request, which wrk resumes from its
+//     session ticket), and Connection: close with full handshakes (TLS 1.2
+//     without tickets, through OPENSSL_CONF); then the RSS an idle TLS conn
+//     costs them (-idle-tls conns, each after a full handshake and one GET),
+//     and sycamore's echo example against net echo (a goroutine per conn,
+//     crypto/tls) with TLS (a full handshake and a 16-byte echo each).
 //
 // In the http and runtime sections, every load of a server's first round is
 // followed by a second, separate run of it under perf stat, which counts the
@@ -28,7 +38,9 @@
 //	go run ./cmd/bench -quick     # 1 s runs, small -n, Go peers only (make test runs this)
 //
 // Quick mode also skips the warm-up and, in the http section, the counted runs
-// of all but the plain load: wrk runs whole seconds.
+// of all but the plain load: wrk runs whole seconds. In the https section it
+// runs the Connection: close load at -t only, counts sycamore's run only, and
+// holds 100 idle TLS conns.
 //
 // Tools it cannot find (wrk, redis-benchmark, redis-server, nginx, perf) are
 // reported, and what needs them is skipped; the rest is measured.
@@ -61,6 +73,10 @@ type config struct {
 	redisN   int // requests per redis-benchmark test
 	out      string
 	sections map[string]bool
+	// The https section: TLS conns held by its idle client, and the length of
+	// each of its wrk runs.
+	idleTLS       int
+	httpsDuration time.Duration
 }
 
 func main() {
@@ -86,12 +102,15 @@ func parseFlags() config {
 	flag.IntVar(&cfg.idle, "idle", 10000, "connections the idle-memory client holds")
 	flag.IntVar(&cfg.redisN, "n", 200000, "requests per redis-benchmark test (resp and runtime)")
 	flag.StringVar(&cfg.out, "out", "results", "directory for latest.json, latest.md and latest.svg")
-	flag.StringVar(&only, "only", "http,resp,runtime,idle", "sections to run: http, resp, runtime, idle (comma-separated)")
+	flag.IntVar(&cfg.idleTLS, "idle-tls", 2000, "TLS connections the idle-memory client holds in the https section")
+	flag.DurationVar(&cfg.httpsDuration, "https-duration", 5*time.Second, "length of each wrk run of the https section")
+	flag.StringVar(&only, "only", "http,resp,runtime,idle,https", "sections to run: http, resp, runtime, idle, https (comma-separated)")
 	flag.Parse()
 	cfg.warmup = time.Second
 	if cfg.quick {
 		// No warm-up: wrk runs whole seconds, so even a short one costs 1 s a server.
 		cfg.duration, cfg.warmup, cfg.rounds, cfg.idle, cfg.redisN = time.Second, 0, 1, 1000, 20000
+		cfg.httpsDuration, cfg.idleTLS = time.Second, 100
 	}
 	cfg.sections = map[string]bool{}
 	for _, s := range splitComma(only) {
@@ -112,8 +131,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	rep := &report{Machine: harness.Machine(), Started: time.Now().UTC().Format(time.RFC3339), Quick: cfg.quick,
 		Settings: fmt.Sprintf("wrk -t%d (plain also -t1) -c%d -d%v, pipeline %d, %d round(s), -loops %d, %d idle conns, "+
-			"redis-benchmark -n %d (-c %d resp, -c %d runtime)",
-			cfg.threads, cfg.conns, cfg.duration, cfg.depth, cfg.rounds, cfg.loops, cfg.idle, cfg.redisN, respClients, runtimeClients)}
+			"redis-benchmark -n %d (-c %d resp, -c %d runtime); https: wrk -c%d -d%v, %d idle TLS conns",
+			cfg.threads, cfg.conns, cfg.duration, cfg.depth, cfg.rounds, cfg.loops, cfg.idle, cfg.redisN, respClients, runtimeClients,
+			httpsConns, cfg.httpsDuration, cfg.idleTLS)}
 	rep.Missing = missingTools()
 	if cfg.sections["http"] {
 		if err := runHTTP(ctx, cfg, bin, rep); err != nil {
@@ -132,6 +152,11 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if cfg.sections["idle"] {
 		if err := runIdle(ctx, cfg, bin, rep); err != nil {
+			return err
+		}
+	}
+	if cfg.sections["https"] {
+		if err := runHTTPS(ctx, cfg, bin, rep); err != nil {
 			return err
 		}
 	}

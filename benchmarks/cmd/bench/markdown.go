@@ -14,7 +14,8 @@ func (r *report) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "## sycamore load benchmarks\n\n")
 	fmt.Fprintf(b, "- machine: %s\n- started: %s\n- settings: %s\n", r.Machine, r.Started, r.Settings)
 	if r.Quick {
-		fmt.Fprintf(b, "- quick mode: 1 s runs, no warm-up, one round, Go servers only, syscalls and ctx switches counted on http's plain load only — a check that the harness works, not a result\n")
+		fmt.Fprintf(b, "- quick mode: 1 s runs, no warm-up, one round, Go servers only, syscalls and ctx switches counted on http's plain load only "+
+			"(https: one load, counted for sycamore only) — a check that the harness works, not a result\n")
 	}
 	for _, m := range r.Missing {
 		fmt.Fprintf(b, "- not installed: %s\n", m)
@@ -25,14 +26,26 @@ func (r *report) markdown(b *strings.Builder) {
 	for _, s := range r.Unmeasured {
 		fmt.Fprintf(b, "- not measured (n/a): %s\n", s)
 	}
+	for _, s := range r.Warnings {
+		fmt.Fprintf(b, "- warning: %s\n", s)
+	}
+	if r.has("https") {
+		fmt.Fprintf(b, "- https: every server serves one throwaway ECDSA P-256 certificate; wrk speaks TLS 1.3 and, after a "+
+			"Connection: close, reconnects and resumes its session from a ticket (PSK with ECDHE: no certificate, no signature). "+
+			"The full-handshake load points wrk at an OPENSSL_CONF of `MaxProtocol = TLSv1.2` and `Options = -SessionTicket`, "+
+			"so that no handshake resumes. new conns/req is the TCP conns accepted on the machine during the run per request (1: a conn per request); "+
+			"resumes TLS sessions says whether a second conn of a Go client with a session cache resumed\n")
+	}
 	for _, sl := range r.loads() {
 		rows := sortedCopy(r.rowsOf(sl[0], sl[1]))
 		fmt.Fprintf(b, "\n### %s: %s\n\n", sl[0], sl[1])
-		switch sl[0] {
-		case "idle":
+		switch {
+		case idleSection(sl[0]):
 			idleTable(b, rows)
+		case sl[0] == "https":
+			loadTable(b, rows, true)
 		default:
-			loadTable(b, rows)
+			loadTable(b, rows, false)
 		}
 		fmt.Fprintf(b, "\ncommands:\n")
 		for _, x := range rows {
@@ -41,21 +54,35 @@ func (r *report) markdown(b *strings.Builder) {
 	}
 }
 
-func loadTable(b *strings.Builder, rows []*row) {
+// loadTable writes the table of one load; withTLS adds the https section's
+// columns: new conns per request and whether the server resumes TLS sessions.
+func loadTable(b *strings.Builder, rows []*row, withTLS bool) {
 	syc := sycamoreOf(rows)
-	fmt.Fprintf(b, "| server | req/s | p50 ms | p99 ms | server CPU s | req per CPU-s | syscalls/req | ctx switches/req | RSS | errors | sycamore ÷ it, req/s | sycamore ÷ it, req per CPU-s |\n")
-	fmt.Fprintf(b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	head := "| server | req/s | p50 ms | p99 ms | server CPU s | req per CPU-s | syscalls/req | ctx switches/req | RSS | errors | sycamore ÷ it, req/s | sycamore ÷ it, req per CPU-s |"
+	rule := "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	if withTLS {
+		head += " new conns/req | resumes TLS sessions |"
+		rule += "---:|---:|"
+	}
+	fmt.Fprintf(b, "%s\n%s\n", head, rule)
 	for _, x := range rows {
 		m := x.Median
 		rr, rc := "–", "–"
 		if syc != nil && x != syc {
 			rr, rc = ratio(syc.Median.RPS, m.RPS), ratio(syc.Median.ReqPerCPU, m.ReqPerCPU)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Server,
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", x.Server,
 			human(m.RPS), fixed(m.P50, 2), fixed(m.P99, 2), fixed(m.CPU, 2), human(m.ReqPerCPU),
 			fixed(m.Syscalls, 3), fixed(m.CtxSwitches, 3), bytes(m.RSS), fixed(m.Errors, 0), rr, rc)
+		if withTLS {
+			fmt.Fprintf(b, " %s | %s |", fixed(m.NewConns, 3), yesNo(m.Resumes))
+		}
+		b.WriteString("\n")
 	}
 }
+
+// idleSection reports whether a section measures idle conns (RSS per conn).
+func idleSection(section string) bool { return section == "idle" || section == "tls idle" }
 
 func idleTable(b *strings.Builder, rows []*row) {
 	syc := sycamoreOf(rows)
@@ -91,13 +118,18 @@ func fixed(v float64, digits int) string {
 }
 
 // chartGroups are the panels of latest.svg: throughput, efficiency and context
-// switches of every load, and memory per idle conn.
+// switches of every load, then memory per idle conn (plain, then TLS), which
+// come last so that the rows of three panels a load stay whole.
 func (r *report) chartGroups() []chart.Group {
-	var groups []chart.Group
+	var groups, idle []chart.Group
 	for _, sl := range r.loads() {
 		rows := sortedCopy(r.rowsOf(sl[0], sl[1]))
-		if sl[0] == "idle" {
-			groups = append(groups, group("RSS per idle conn", "bytes", rows, func(s sample) float64 { return s.PerConn }))
+		switch sl[0] {
+		case "idle":
+			idle = append(idle, group("RSS per idle conn", "bytes", rows, func(s sample) float64 { return s.PerConn }))
+			continue
+		case "tls idle":
+			idle = append(idle, group("RSS per idle conn: "+sl[1], "bytes", rows, func(s sample) float64 { return s.PerConn }))
 			continue
 		}
 		// Three panels a load, so that each load is one row of the grid (two where
@@ -109,7 +141,7 @@ func (r *report) chartGroups() []chart.Group {
 			groups = append(groups, group(name+"ctx switches/req", "ctx switches/req", rows, func(s sample) float64 { return s.CtxSwitches }))
 		}
 	}
-	return groups
+	return append(groups, idle...)
 }
 
 // anyMeasured reports whether f is a figure (not n/a) for some row: a panel of

@@ -21,9 +21,17 @@ type sample struct {
 	Syscalls    float64 `json:"syscalls_per_req"`
 	CtxSwitches float64 `json:"ctx_switches_per_req"`
 	RSS         float64 `json:"rss_bytes"`
-	PerConn     float64 `json:"rss_per_idle_conn"` // idle section only
+	PerConn     float64 `json:"rss_per_idle_conn"` // idle sections only
 	Errors      float64 `json:"errors"`
-	Cmd         string  `json:"cmd"`
+	// NewConns is the TCP conns accepted on the machine during a wrk run per
+	// request: 1 when every request had a conn (and a TLS handshake) of its
+	// own, near 0 under keep-alive; accepts by other processes can only raise
+	// it.
+	NewConns float64 `json:"new_conns_per_req"`
+	// Resumes is 1 when the TLS server resumed a session (a second conn of a Go
+	// client with a session cache), 0 when it did not (https section only).
+	Resumes float64 `json:"tls_resumes"`
+	Cmd     string  `json:"cmd"`
 }
 
 // nan is the value of a figure that was not measured.
@@ -34,23 +42,38 @@ var nan = math.NaN()
 // With count it then runs the load again, shorter, under perf stat, for the
 // syscalls and context switches per request (see counted).
 func measureWrk(ctx context.Context, cfg config, rep *report, p *harness.Proc, url string, threads, depth int, count bool) (sample, error) {
+	return measureLoad(ctx, rep, p, harness.WrkLoad{URL: url, Threads: threads, Conns: cfg.conns, Duration: cfg.duration, Pipeline: depth}, count)
+}
+
+// measureLoad is measureWrk for any wrk load: its own conns, duration, headers
+// and environment. It also counts the conns accepted meanwhile (NewConns).
+func measureLoad(ctx context.Context, rep *report, p *harness.Proc, load harness.WrkLoad, count bool) (sample, error) {
 	var res harness.WrkResult
+	opens0, openErr := harness.PassiveOpens()
 	cpu, err := during(p, func() (err error) {
-		res, err = harness.Wrk(ctx, url, threads, cfg.conns, cfg.duration, depth)
+		res, err = harness.RunWrk(ctx, load)
 		return err
 	})
 	if err != nil {
 		return sample{}, err
+	}
+	opens1, err := harness.PassiveOpens()
+	newConns := nan
+	if openErr == nil && err == nil && res.Requests > 0 {
+		newConns = float64(opens1-opens0) / float64(res.Requests)
 	}
 	rss, _ := p.RSS()
 	s := sample{
 		RPS: res.RPS, P50: ms(res.P50), P99: ms(res.P99), CPU: cpu,
 		ReqPerCPU: perCPU(float64(res.Requests), cpu), RSS: float64(rss),
 		Errors: float64(res.Errors), Cmd: res.Cmd, Syscalls: nan, CtxSwitches: nan, PerConn: nan,
+		NewConns: newConns, Resumes: nan,
 	}
 	if count {
+		short := load
+		short.Duration = min(load.Duration, perfSpan)
 		s.Syscalls, s.CtxSwitches = counted(rep, p, func(perf *harness.Perf) (float64, error) {
-			res, err := perf.Wrk(ctx, url, threads, cfg.conns, min(cfg.duration, perfSpan), depth)
+			res, err := perf.RunWrk(ctx, short)
 			return float64(res.Requests), err
 		})
 	}
@@ -77,7 +100,7 @@ func measureRedis(ctx context.Context, cfg config, rep *report, p *harness.Proc,
 	s := sample{
 		RPS: res[0].RPS, P50: ms(res[0].P50), P99: nan, CPU: cpu,
 		ReqPerCPU: perCPU(float64(cfg.redisN), cpu), RSS: float64(rss),
-		Errors: nan, Cmd: res[0].Cmd, Syscalls: nan, CtxSwitches: nan, PerConn: nan,
+		Errors: nan, Cmd: res[0].Cmd, Syscalls: nan, CtxSwitches: nan, PerConn: nan, NewConns: nan, Resumes: nan,
 	}
 	if count {
 		s.Syscalls, s.CtxSwitches = counted(rep, p, func(perf *harness.Perf) (float64, error) {
@@ -190,6 +213,7 @@ func (s sample) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]any{
 		"rps": v(s.RPS), "p50_ms": v(s.P50), "p99_ms": v(s.P99), "cpu_s": v(s.CPU),
 		"req_per_cpu": v(s.ReqPerCPU), "syscalls_per_req": v(s.Syscalls), "ctx_switches_per_req": v(s.CtxSwitches),
-		"rss_bytes": v(s.RSS), "rss_per_idle_conn": v(s.PerConn), "errors": v(s.Errors), "cmd": s.Cmd,
+		"rss_bytes": v(s.RSS), "rss_per_idle_conn": v(s.PerConn), "errors": v(s.Errors),
+		"new_conns_per_req": v(s.NewConns), "tls_resumes": v(s.Resumes), "cmd": s.Cmd,
 	})
 }

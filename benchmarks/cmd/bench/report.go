@@ -23,7 +23,10 @@ type report struct {
 	Skipped  []string `json:"skipped,omitempty"`
 	// Unmeasured says why figures read n/a (perf missing or not permitted).
 	Unmeasured []string `json:"unmeasured,omitempty"`
-	Rows       []*row   `json:"rows"`
+	// Warnings are figures that did not measure what they should (a load of a
+	// conn per request whose client kept its conns).
+	Warnings []string `json:"warnings,omitempty"`
+	Rows     []*row   `json:"rows"`
 }
 
 // row is one server under one load: its samples and their medians.
@@ -49,6 +52,12 @@ func (r *report) unmeasured(why string) {
 	}
 	r.Unmeasured = append(r.Unmeasured, why)
 	fmt.Fprintf(os.Stderr, "bench: not measured: %s\n", why)
+}
+
+// warn notes a figure that did not measure what it should.
+func (r *report) warn(why string) {
+	r.Warnings = append(r.Warnings, why)
+	fmt.Fprintf(os.Stderr, "bench: warning: %s\n", why)
 }
 
 func (r *report) add(section, load, server string, s sample) {
@@ -85,6 +94,8 @@ func (r *report) medians() {
 		m.RSS = pick(func(s sample) float64 { return s.RSS })
 		m.PerConn = pick(func(s sample) float64 { return s.PerConn })
 		m.Errors = pick(func(s sample) float64 { return s.Errors })
+		m.NewConns = pick(func(s sample) float64 { return s.NewConns })
+		m.Resumes = pick(func(s sample) float64 { return s.Resumes })
 		x.Median = m
 	}
 }
@@ -128,6 +139,16 @@ func (r *report) write(w io.Writer, dir string) error {
 	}
 	defer f.Close()
 	return chart.Bars(f, "sycamore and its peers (medians)", r.Machine+" — "+r.Settings, r.chartGroups())
+}
+
+// has reports whether some row belongs to section.
+func (r *report) has(section string) bool {
+	for _, x := range r.Rows {
+		if x.Section == section {
+			return true
+		}
+	}
+	return false
 }
 
 // sycamoreOf returns the sycamore row of a load, or nil.

@@ -125,7 +125,7 @@ func runIdle(ctx context.Context, cfg config, bin string, rep *report) error {
 		}
 		rep.add("idle", fmt.Sprintf("%d idle conns", cfg.idle), s.Name, sample{
 			RPS: nan, P50: nan, P99: nan, CPU: nan, ReqPerCPU: nan, Syscalls: nan, CtxSwitches: nan, Errors: nan,
-			RSS: float64(res.RSSAfter), PerConn: res.PerConn, Cmd: res.Cmd,
+			RSS: float64(res.RSSAfter), PerConn: res.PerConn, NewConns: nan, Resumes: nan, Cmd: res.Cmd,
 		})
 		return nil
 	})
