@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sycamore-go/sycamore/internal/testutil"
 	"github.com/sycamore-go/sycamore/transport"
 )
@@ -120,6 +122,10 @@ func TestTLSStalledHandshakeTimesOut(t *testing.T) {
 // for a Finished that never comes). A new client is then served at once.
 func TestTLSThousandStalledHandshakesDoNotDelayANewClient(t *testing.T) {
 	const stalled = 1000
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < 2*stalled+256 {
+		t.Skipf("RLIMIT_NOFILE is %d: the test needs two fds per stalled conn", lim.Cur)
+	}
 	h := newRecordingHandler()
 	h.data = echoAll
 	// The stalled conns must outlive the test's setup, which is slow under the
