@@ -47,11 +47,13 @@ type handshake struct {
 	in      *[]byte // bytes from the peer not yet served to crypto/tls (pooled)
 	inOff   int
 	recLeft int  // bytes left to serve of the record at in[inOff:]
-	closed  bool // the conn closed: the goroutine's Read fails
+	closed  bool  // the conn closed: the goroutine's Read fails
+	inErr   error // the peer's bytes ended (EOF, a reset): Read returns it once in is served
 	wake    chan struct{}
 
 	started bool // the goroutine runs; it holds one of the TLS value's slots
 	queued  bool // the conn waits for a slot
+	ended   bool // inErr is set: the loop reads no more (loop goroutine only)
 	timer   loop.Timer
 }
 
@@ -187,11 +189,9 @@ func (s *tlsStream) handshakeRead(c *Conn) bool {
 	case err == unix.EAGAIN:
 		return true
 	case err != nil:
-		c.fail("read", err)
-		return false
+		return s.handshakeInputEnded(c, fmt.Errorf("transport: read: %w", err))
 	case n == 0:
-		c.fail("tls handshake", io.ErrUnexpectedEOF)
-		return false
+		return s.handshakeInputEnded(c, io.ErrUnexpectedEOF)
 	}
 	c.l.CountIO(n, 0)
 	h.mu.Lock()
@@ -217,6 +217,27 @@ func (s *tlsStream) handshakeRead(c *Conn) bool {
 	case len(unserved) >= recordHeaderLen && len(unserved) >= recordHeaderLen+recordLen(unserved):
 		s.tryStart(c) // the whole ClientHello record is here
 	}
+	return true
+}
+
+// handshakeInputEnded handles the end of the peer's bytes (EOF, a reset) during
+// the handshake. With no goroutine yet, the conn closes with it. A running
+// handshake is told instead, and ends with crypto/tls's own account: a peer
+// that closes on the alert our handshake sent (a certificate it did not
+// verify, say) is reported with that reason, not as an EOF that raced it. The
+// loop stops reading meanwhile; the handshake timeout still bounds the wait.
+// It reports whether the conn is still open.
+func (s *tlsStream) handshakeInputEnded(c *Conn, err error) bool {
+	h := s.hs
+	if !h.started {
+		c.fail("tls handshake", err)
+		return false
+	}
+	h.mu.Lock()
+	h.inErr = err
+	h.mu.Unlock()
+	h.ended = true
+	h.signal()
 	return true
 }
 
@@ -270,10 +291,14 @@ func (s *tlsStream) handshakeDone(c *Conn, h *handshake, err error) {
 // handshakeInterest is what the poller watches during the handshake: the
 // peer's bytes, and Writable while handshake output waits.
 func (c *Conn) handshakeInterest() poller.Interest {
-	if c.flags&streamHeld != 0 {
-		return poller.Readable | poller.Writable
+	var in poller.Interest
+	if !c.tlsLayer().hs.ended {
+		in = poller.Readable
 	}
-	return poller.Readable
+	if c.flags&streamHeld != 0 {
+		in |= poller.Writable
+	}
+	return in
 }
 
 // signal wakes the goroutine if it waits for input.
@@ -317,9 +342,13 @@ func (h *handshake) read(b []byte) (int, error) {
 		if h.in != nil {
 			n = serveRecord(b, *h.in, &h.inOff, &h.recLeft, false)
 		}
+		inErr := h.inErr
 		h.mu.Unlock()
 		if n > 0 {
 			return n, nil
+		}
+		if inErr != nil {
+			return 0, inErr
 		}
 		<-h.wake
 	}

@@ -84,7 +84,7 @@ func (s *tlsStream) read(c *Conn, p []byte) (int, error) {
 	}
 	s.cin, s.cinOff = p[:k], 0
 	n, err := s.decrypt(p)
-	if rest := s.cin[s.cinOff:]; len(rest) > 0 && err == nil {
+	if rest := s.cin[s.cinOff:]; len(rest) > 0 && (err == nil || err == unix.EAGAIN) {
 		s.pend = bufpool.Get(len(rest))
 		*s.pend = append(*s.pend, rest...)
 	}
@@ -139,7 +139,12 @@ func (s *tlsStream) decrypt(p []byte) (int, error) {
 // plaintext it holds stays at the head of the queue, counted as held, until it
 // is written.
 func (s *tlsStream) write(c *Conn, p []byte) (int, error) {
+	// Held ciphertext may have been written since the last call (a read drains
+	// what it can): its plaintext counts as written now.
 	done := 0
+	if s.ct == nil {
+		done, s.held = s.held, 0
+	}
 	for {
 		if s.ct != nil {
 			if err := s.drain(c); err != nil {
