@@ -89,6 +89,10 @@ func (c *Conn) finish(err error) {
 		return
 	}
 	c.state = Closed
+	if x := c.extra; x != nil && x.io != nil {
+		// First: a TLS handshake's goroutine writes to the fd until told.
+		x.io.release(c)
+	}
 	if c.reg.Registered() {
 		c.reg.Release()
 	} else {
@@ -103,9 +107,6 @@ func (c *Conn) finish(err error) {
 	}
 	if x := c.extra; x != nil {
 		x.idle.timer.Stop()
-		if x.io != nil {
-			x.io.release(c)
-		}
 	}
 	pendingErr := err
 	if pendingErr == nil {

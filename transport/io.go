@@ -32,7 +32,8 @@ type stream interface {
 	closeWrite(c *Conn) error
 	// reset makes the coming close a reset (RST) that drops unsent bytes.
 	reset(c *Conn)
-	// release gives back what the layer holds, when the conn closes.
+	// release gives back what the layer holds, when the conn closes, before its
+	// fd is given up.
 	release(c *Conn)
 }
 

@@ -49,6 +49,8 @@ type handshake struct {
 	recLeft int  // bytes left to serve of the record at in[inOff:]
 	closed  bool  // the conn closed: the goroutine's Read fails
 	inErr   error // the peer's bytes ended (EOF, a reset): Read returns it once in is served
+	out     *[]byte // handshake output the kernel has not taken yet (pooled)
+	outOff  int
 	wake    chan struct{}
 
 	started bool // the goroutine runs; it holds one of the TLS value's slots
@@ -171,9 +173,7 @@ func (s *tlsStream) handshakeEvent(c *Conn, ev poller.Event) {
 		}
 	}
 	if c.flags&streamHeld != 0 && ev.Ready&(poller.Writable|poller.Hangup|poller.Error) != 0 {
-		if err := s.drain(c); err != nil {
-			c.fail("write", err)
-		}
+		s.handshakeFlush(c, s.hs)
 	}
 }
 
@@ -241,16 +241,72 @@ func (s *tlsStream) handshakeInputEnded(c *Conn, err error) bool {
 	return true
 }
 
-// handshakeOutput queues bytes the handshake goroutine wrote and writes them.
-// Loop goroutine only.
-func (s *tlsStream) handshakeOutput(c *Conn, h *handshake, p []byte) {
+// write is the handshake goroutine's Write. With nothing waiting before it,
+// it writes to the socket itself (non-blocking, under mu, which the loop takes
+// to close the conn before its fd goes), so a flight the kernel takes whole
+// costs the loop nothing. What the kernel does not take waits in out, and the
+// loop, told once, writes it on Writable, in order: later writes append to it.
+func (h *handshake) write(s *tlsStream, b []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return 0, net.ErrClosed
+	}
+	n := len(b)
+	if h.out == nil {
+		w, err := sys.Retry(func() (int, error) { return sys.Write(int(s.c.fd), b) })
+		switch {
+		case err == unix.EAGAIN:
+		case err != nil:
+			return 0, err // the loop sees the socket's error too
+		default:
+			b = b[w:]
+		}
+		if len(b) == 0 {
+			return n, nil
+		}
+		h.out, h.outOff = bufpool.Get(len(b)), 0
+		c := s.c
+		if c.l.Submit(func() { s.handshakeFlush(c, h) }) != nil {
+			return 0, net.ErrClosed
+		}
+	}
+	h.out = bufpool.Grow(h.out, len(b))
+	*h.out = append(*h.out, b...)
+	return n, nil
+}
+
+// handshakeFlush writes the handshake output waiting in out, and watches
+// Writable (streamHeld) until it is all written. Loop goroutine only.
+func (s *tlsStream) handshakeFlush(c *Conn, h *handshake) {
 	if c.state != Connecting || s.hs != h {
 		return
 	}
-	s.queueOutput(c, p)
-	if err := s.drain(c); err != nil {
+	h.mu.Lock()
+	var err error
+	if h.out != nil {
+		var n int
+		n, err = sys.Retry(func() (int, error) { return sys.Write(int(c.fd), (*h.out)[h.outOff:]) })
+		if err == unix.EAGAIN {
+			err = nil
+		} else if err == nil {
+			h.outOff += n
+		}
+		if h.outOff == len(*h.out) {
+			bufpool.Put(h.out)
+			h.out, h.outOff = nil, 0
+		}
+	}
+	waiting := h.out != nil
+	h.mu.Unlock()
+	if err != nil {
 		c.fail("write", err)
 		return
+	}
+	if waiting {
+		c.flags |= streamHeld
+	} else {
+		c.flags &^= streamHeld
 	}
 	c.syncInterest()
 }
@@ -272,6 +328,11 @@ func (s *tlsStream) handshakeDone(c *Conn, h *handshake, err error) {
 		rest := (*h.in)[h.inOff:]
 		s.pend = bufpool.Get(len(rest))
 		*s.pend = append(*s.pend, rest...)
+	}
+	if h.out != nil {
+		// The last flight's tail (session tickets, say) goes out before any
+		// record of the conn's.
+		s.queueOutput(c, (*h.out)[h.outOff:])
 	}
 	h.release()
 	h.mu.Unlock()
@@ -320,11 +381,15 @@ func (h *handshake) close() {
 	h.signal()
 }
 
-// release returns the input buffer. h.mu held.
+// release returns the input and output buffers. h.mu held.
 func (h *handshake) release() {
 	if h.in != nil {
 		bufpool.Put(h.in)
 		h.in, h.inOff = nil, 0
+	}
+	if h.out != nil {
+		bufpool.Put(h.out)
+		h.out, h.outOff = nil, 0
 	}
 }
 

@@ -270,15 +270,12 @@ func (s *tlsStream) Read(b []byte) (int, error) {
 	return 0, errWouldBlock
 }
 
-// Write takes what crypto/tls writes: during the handshake it hands a copy to
-// the loop, afterwards it appends to the ciphertext queue.
+// Write takes what crypto/tls writes: during the handshake it writes it to
+// the socket (see handshake.write), afterwards it appends to the ciphertext
+// queue.
 func (s *tlsStream) Write(b []byte) (int, error) {
 	if h := s.hs; h != nil {
-		p := append([]byte(nil), b...)
-		if s.c.l.Submit(func() { s.handshakeOutput(s.c, h, p) }) != nil {
-			return 0, net.ErrClosed
-		}
-		return len(b), nil
+		return h.write(s, b)
 	}
 	s.queueOutput(s.c, b)
 	return len(b), nil
