@@ -19,8 +19,9 @@ var rowPattern = regexp.MustCompile(`^\| *(\d+) *\|`)
 // testRef matches a test named in a row: "`TestName` (`dir/file_test.go`)".
 var testRef = regexp.MustCompile("`((?:Test|Fuzz)\\w+)` \\(`([\\w/.-]+_test\\.go)`\\)")
 
-// TestReliabilityTableNamesRealTests keeps RELIABILITY.md honest: each of its 20
-// rows names at least one test, and every test it names is defined in the file it
+// TestReliabilityTableNamesRealTests keeps RELIABILITY.md honest: rows 1 to 20
+// and the production-traffic rows that have landed (23, TLS) are there, each
+// names at least one test, and every test it names is defined in the file it
 // names, so renaming or deleting a test fails here until the table follows.
 func TestReliabilityTableNamesRealTests(t *testing.T) {
 	root := filepath.Join("..", "..")
@@ -52,14 +53,20 @@ func TestReliabilityTableNamesRealTests(t *testing.T) {
 			}
 		}
 	}
+	want := []int{23} // the wave-2 rows that have landed; the rest follow their issues
 	for row := 1; row <= 20; row++ {
+		want = append(want, row)
+	}
+	for _, row := range want {
 		if n, ok := rows[row]; !ok {
 			t.Errorf("row %d is missing", row)
 		} else if n == 0 {
 			t.Errorf("row %d names no test", row)
 		}
 	}
-	if len(rows) != 20 {
-		t.Errorf("the table has %d rows, want 20", len(rows))
+	for row := range rows {
+		if row < 1 || row > 25 {
+			t.Errorf("row %d: the table has rows 1 to 25", row)
+		}
 	}
 }
