@@ -46,9 +46,9 @@ type handshake struct {
 	mu      sync.Mutex
 	in      *[]byte // bytes from the peer not yet served to crypto/tls (pooled)
 	inOff   int
-	recLeft int  // bytes left to serve of the record at in[inOff:]
-	closed  bool  // the conn closed: the goroutine's Read fails
-	inErr   error // the peer's bytes ended (EOF, a reset): Read returns it once in is served
+	recLeft int     // bytes left to serve of the record at in[inOff:]
+	closed  bool    // the conn closed: the goroutine's Read fails
+	inErr   error   // the peer's bytes ended (EOF, a reset): Read returns it once in is served
 	out     *[]byte // handshake output the kernel has not taken yet (pooled)
 	outOff  int
 	wake    chan struct{}
