@@ -30,3 +30,11 @@ func TLSHeld(c *Conn) (held int, handshaking bool) {
 	}
 	return held, s.hs != nil
 }
+
+// SetHandshakeInputPause sets how many unconsumed bytes a TLS handshake holds
+// before its loop stops reading, until the test ends. Before any loop runs.
+func SetHandshakeInputPause(t interface{ Cleanup(func()) }, n int) {
+	old := handshakeInputPause
+	handshakeInputPause = n
+	t.Cleanup(func() { handshakeInputPause = old })
+}

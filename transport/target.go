@@ -108,10 +108,14 @@ func (c *Conn) throttle(on bool) {
 }
 
 // quiet reports whether the conn can close without losing a byte: open, nothing
-// buffered either way, nothing unread in the kernel.
+// buffered either way (a TLS layer's incomplete record included), nothing
+// unread in the kernel.
 func (c *Conn) quiet() bool {
-	if c.state != Open || len(c.view) > 0 || c.writePending() {
+	if c.state != Open || len(c.view) > 0 || c.writePending() || c.flags&streamReady != 0 {
 		return false
+	}
+	if s := c.tlsLayer(); s != nil && s.pend != nil {
+		return false // part of a record is in: the rest is on its way
 	}
 	unread, err := sys.Unread(int(c.fd))
 	return err != nil || unread == 0

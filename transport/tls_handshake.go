@@ -2,7 +2,6 @@ package transport
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,17 +24,17 @@ const (
 	maxCiphertext = 16384 + 2048
 	// maxRecord is the most room one whole record needs.
 	maxRecord = recordHeaderLen + maxCiphertext
-	// maxHandshakeInput bounds the bytes a peer may have sent during the
-	// handshake that the handshake has not consumed yet; no honest peer comes
-	// near it (a flight with a long certificate chain is tens of KiB).
-	maxHandshakeInput = 256 << 10
 )
+
+// handshakeInputPause is how many bytes from the peer a handshake that has
+// started (or waits for a slot) may hold unconsumed before the loop stops
+// reading: a client may send its first request, even a large upload, right
+// behind its Finished, while the handshake's goroutine is still busy. A
+// variable for tests.
+var handshakeInputPause = 64 << 10
 
 // recordLen is the body length in the record header that starts b.
 func recordLen(b []byte) int { return int(b[3])<<8 | int(b[4]) }
-
-// errHandshakeInput: the peer sent more during the handshake than it can need.
-var errHandshakeInput = errors.New("transport: tls: peer sent over 256 KiB during the handshake")
 
 // handshake is a TLS conn's state while its handshake runs. The loop reads the
 // peer's bytes into in and wakes the goroutine that runs crypto/tls's
@@ -49,6 +48,7 @@ type handshake struct {
 	recLeft int     // bytes left to serve of the record at in[inOff:]
 	closed  bool    // the conn closed: the goroutine's Read fails
 	inErr   error   // the peer's bytes ended (EOF, a reset): Read returns it once in is served
+	paused  bool    // the loop stopped reading (in is full); Read, run dry, asks it to go on
 	out     *[]byte // handshake output the kernel has not taken yet (pooled)
 	outOff  int
 	wake    chan struct{}
@@ -56,7 +56,10 @@ type handshake struct {
 	started bool // the goroutine runs; it holds one of the TLS value's slots
 	queued  bool // the conn waits for a slot
 	ended   bool // inErr is set: the loop reads no more (loop goroutine only)
-	timer   loop.Timer
+	// readPaused: the loop does not read, in holding handshakeInputPause bytes
+	// or more (loop goroutine only).
+	readPaused bool
+	timer      loop.Timer
 }
 
 func newHandshake() *handshake {
@@ -198,24 +201,32 @@ func (s *tlsStream) handshakeRead(c *Conn) bool {
 	if h.in == nil {
 		h.in = bufpool.Get(n)
 	}
-	if h.inOff > 0 && h.inOff == len(*h.in) {
-		*h.in, h.inOff = (*h.in)[:0], 0
+	if h.inOff > 0 {
+		*h.in, h.inOff = (*h.in)[:copy(*h.in, (*h.in)[h.inOff:])], 0
 	}
 	h.in = bufpool.Grow(h.in, n)
 	*h.in = append(*h.in, rb[:n]...)
-	unserved := (*h.in)[h.inOff:]
+	unserved := *h.in // only the loop writes into it
 	h.mu.Unlock()
-	switch {
-	case len(unserved) > maxHandshakeInput:
-		c.fail("tls handshake", errHandshakeInput)
-		return false
-	case h.started:
+	if !h.started {
+		switch {
+		case unserved[0] != recordTypeHandshake:
+			c.finish(ErrNotTLS)
+			return false
+		case len(unserved) >= recordHeaderLen && len(unserved) >= recordHeaderLen+recordLen(unserved):
+			s.tryStart(c) // the whole ClientHello record is here
+		}
+	}
+	if len(unserved) >= handshakeInputPause && (h.started || h.queued) {
+		// Hold off: the goroutine asks for more (handshakeResume) if it runs
+		// out before the handshake ends. Set before the goroutine is woken.
+		h.mu.Lock()
+		h.paused = true
+		h.mu.Unlock()
+		h.readPaused = true
+	}
+	if h.started {
 		h.signal()
-	case unserved[0] != recordTypeHandshake:
-		c.finish(ErrNotTLS)
-		return false
-	case len(unserved) >= recordHeaderLen && len(unserved) >= recordHeaderLen+recordLen(unserved):
-		s.tryStart(c) // the whole ClientHello record is here
 	}
 	return true
 }
@@ -353,7 +364,7 @@ func (s *tlsStream) handshakeDone(c *Conn, h *handshake, err error) {
 // peer's bytes, and Writable while handshake output waits.
 func (c *Conn) handshakeInterest() poller.Interest {
 	var in poller.Interest
-	if !c.tlsLayer().hs.ended {
+	if h := c.tlsLayer().hs; !h.ended && !h.readPaused {
 		in = poller.Readable
 	}
 	if c.flags&streamHeld != 0 {
@@ -395,8 +406,9 @@ func (h *handshake) release() {
 
 // read serves the handshake goroutine's Read: the peer's bytes, never past the
 // end of the record at hand, so that crypto/tls holds no byte beyond the
-// handshake when it ends (the loop then has them). It waits for input.
-func (h *handshake) read(b []byte) (int, error) {
+// handshake when it ends (the loop then has them). It waits for input, asking
+// a loop that paused its reading to go on.
+func (h *handshake) read(s *tlsStream, b []byte) (int, error) {
 	for {
 		h.mu.Lock()
 		if h.closed {
@@ -415,8 +427,33 @@ func (h *handshake) read(b []byte) (int, error) {
 		if inErr != nil {
 			return 0, inErr
 		}
+		if h.takePause() {
+			c := s.c
+			if c.l.Submit(func() { s.handshakeResume(c, h) }) != nil {
+				return 0, net.ErrClosed
+			}
+		}
 		<-h.wake
 	}
+}
+
+// takePause clears paused, reporting whether it was set.
+func (h *handshake) takePause() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.paused
+	h.paused = false
+	return p
+}
+
+// handshakeResume makes the loop read again for a handshake that has consumed
+// what it held. Loop goroutine only.
+func (s *tlsStream) handshakeResume(c *Conn, h *handshake) {
+	if c.state != Connecting || s.hs != h {
+		return
+	}
+	h.readPaused = false
+	c.syncInterest()
 }
 
 // serveRecord copies into b the next bytes of src[*off:], stopping at the end of

@@ -61,16 +61,24 @@ func newTLSStream(c *Conn, cfg *TLS, client bool) *tlsStream {
 	return &tlsStream{c: c, cfg: cfg, client: client}
 }
 
-// read decrypts what the socket has into p (see stream): one read(2) after any
-// incomplete record left from before, then every whole record of it.
+// read decrypts what the socket has into p (see stream): one read(2) after the
+// bytes kept from before, then every whole record of it. The bytes kept may be
+// more than p holds (what a client sent right behind its handshake): then the
+// socket waits, and the rest is read at the round's end.
 func (s *tlsStream) read(c *Conn, p []byte) (int, error) {
 	k := 0
+	var more *[]byte // kept bytes that do not fit in p
 	if s.pend != nil {
 		k = copy(p, *s.pend)
-		bufpool.Put(s.pend)
+		if k < len(*s.pend) {
+			more = s.pend
+			*more = (*more)[:copy(*more, (*more)[k:])]
+		} else {
+			bufpool.Put(s.pend)
+		}
 		s.pend = nil
 	}
-	if !s.eof {
+	if more == nil && k < len(p) && !s.eof { // (a read into no room returns 0, which is not EOF)
 		m, err := sys.Retry(func() (int, error) { return sys.Read(int(c.fd), p[k:]) })
 		switch {
 		case err == unix.EAGAIN:
@@ -84,9 +92,18 @@ func (s *tlsStream) read(c *Conn, p []byte) (int, error) {
 	}
 	s.cin, s.cinOff = p[:k], 0
 	n, err := s.decrypt(p)
-	if rest := s.cin[s.cinOff:]; len(rest) > 0 && (err == nil || err == unix.EAGAIN) {
+	if rest := s.cin[s.cinOff:]; (len(rest) > 0 || more != nil) && (err == nil || err == unix.EAGAIN) {
 		s.pend = bufpool.Get(len(rest))
 		*s.pend = append(*s.pend, rest...)
+		if more != nil {
+			s.pend = bufpool.Grow(s.pend, len(*more))
+			*s.pend = append(*s.pend, *more...)
+			c.flags |= streamReady
+			c.reg.AtRoundEnd()
+		}
+	}
+	if more != nil {
+		bufpool.Put(more)
 	}
 	s.cin, s.cinOff = nil, 0
 	if c.flags&streamHeld != 0 {
@@ -258,7 +275,7 @@ func (s *tlsStream) drain(c *Conn) error {
 // whole records the loop has read, or errWouldBlock.
 func (s *tlsStream) Read(b []byte) (int, error) {
 	if h := s.hs; h != nil {
-		return h.read(b)
+		return h.read(s, b)
 	}
 	if n := serveRecord(b, s.cin, &s.cinOff, &s.recLeft, true); n > 0 {
 		return n, nil
