@@ -201,10 +201,17 @@ func (c *Conn) Recv(p []byte) (int, error) {
 		// A read into no room returns 0, which would read as the peer's EOF.
 		return 0, nil
 	}
-	if c.extra != nil && c.extra.io != nil {
-		return c.recvLayered(p)
+	// A layer needs room of its own to read into (TLS decrypts whole records
+	// in place): it reads into the conn's buffers, and what does not fit in p
+	// stays buffered.
+	layered := c.extra != nil && c.extra.io != nil
+	var n int
+	var err error
+	if layered {
+		n, err = c.readInto()
+	} else {
+		n, err = c.stream().read(c, p)
 	}
-	n, err := c.stream().read(c, p)
 	switch {
 	case err == unix.EAGAIN:
 		return 0, nil
@@ -217,29 +224,11 @@ func (c *Conn) Recv(p []byte) (int, error) {
 	}
 	c.l.CountIO(n, 0)
 	c.touch()
-	return n, nil
-}
-
-// recvLayered is Recv through a layer, which needs room of its own to read into
-// (TLS decrypts whole records in place): it reads into the conn's buffers and
-// copies out what fits in p; the rest stays buffered.
-func (c *Conn) recvLayered(p []byte) (int, error) {
-	n, err := c.readInto()
-	switch {
-	case err == unix.EAGAIN:
-		return 0, nil
-	case err != nil:
-		return 0, c.fail("read", err)
-	case n == 0:
-		c.flags |= readEOF
-		c.syncInterest()
-		return 0, io.EOF
+	if layered {
+		n = copy(p, c.view)
+		c.view = c.view[n:]
+		c.keepUnread()
 	}
-	c.l.CountIO(n, 0)
-	c.touch()
-	n = copy(p, c.view)
-	c.view = c.view[n:]
-	c.keepUnread()
 	return n, nil
 }
 
