@@ -112,14 +112,12 @@ func (s *tlsStream) startHandshake(c *Conn) {
 		c.LocalAddr()
 		c.RemoteAddr()
 	}
-	if !s.client {
-		h.mu.Lock()
-		h.splitFirstRecord()
-		h.mu.Unlock()
-	}
 	if s.client {
 		s.tc = tls.Client(s, s.cfg.clientConfig(s.address))
 	} else {
+		h.mu.Lock()
+		h.splitFirstRecord()
+		h.mu.Unlock()
 		s.tc = tls.Server(s, s.cfg.Config)
 	}
 	tc, slots := s.tc, s.cfg.slots
@@ -141,7 +139,7 @@ const splitAbove = 512
 // (RFC 8446, section 5.1), and crypto/tls keeps, for the conn's life, an input
 // buffer as large as the largest record it has read plus 512 bytes: a
 // ClientHello with a post-quantum key share is about 1.5 KiB, and halving its
-// record saves about 900 bytes on every conn. (The buffer that reassembles
+// record saves about 830 bytes on every conn. (The buffer that reassembles
 // handshake messages holds the whole ClientHello either way.) h.mu held.
 func (h *handshake) splitFirstRecord() {
 	in := (*h.in)[h.inOff:]
