@@ -53,6 +53,9 @@ type Engine struct {
 	// State changes happen under it; state is atomic for lock-free readers.
 	life  sync.Mutex
 	state atomic.Int32
+	// drainBy is the deadline of the Shutdown under way, in UnixNano; 0 for
+	// none or no deadline.
+	drainBy atomic.Int64
 
 	mu        sync.Mutex // guards listeners and addrs; never held while waiting
 	listeners []*transport.Listener

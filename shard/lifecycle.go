@@ -16,19 +16,30 @@ import (
 // measurable (one pass over the loop's targets).
 const drainScan = 10 * time.Millisecond
 
+// drainRecent is how long a conn must have read nothing before Shutdown takes it
+// for idle: a client uploading over a slow link, or through small buffers, has
+// quiet moments of a few milliseconds in which nothing is buffered anywhere,
+// and closing it then cuts the upload short. Conns are looked at every
+// drainScan; a conn is not idle if it read anything in the current window of
+// drainRecent or the one before, so it is idle after 100 to 200 ms without a
+// byte in.
+const drainRecent = 100 * time.Millisecond
+
 // drainState is one loop's part in a Shutdown. Loop goroutine only.
 type drainState struct {
 	active    bool
 	timer     loop.Timer
 	onDrained func() // called once, when the loop has no conn and no offload left
 	scratch   []*transport.Conn
+	passes    int // drainPass calls so far: every drainRecent/drainScan-th starts a window
 }
 
 // Shutdown stops the engine gracefully: it closes the listeners at once (new
 // connects are refused from then on), lets in-flight offloads finish and queued
 // writes drain, closes every conn as soon as it is idle (nothing buffered either
-// way, no offload in flight, no unread bytes in the kernel, and its handler not
-// Busy), and returns once all conns are closed and the loops stopped. When ctx ends first, whatever remains
+// way, no offload in flight, no unread bytes in the kernel, no byte read for
+// 100 ms or more, and its handler not Busy), and returns once all conns are
+// closed and the loops stopped. When ctx ends first, whatever remains
 // is closed at once (OnClose gets the error) and Shutdown returns ctx.Err(). A
 // second call waits for the first. Not on a loop goroutine.
 func (e *Engine) Shutdown(ctx context.Context) error {
@@ -38,6 +49,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.life.Lock()
 	state := e.getState()
 	if state == created || state == running {
+		if by, ok := ctx.Deadline(); ok {
+			e.drainBy.Store(by.UnixNano())
+		}
 		e.state.Store(int32(draining))
 		// Under life, so that a concurrent Close cannot close the loops while a
 		// listener is being closed on one.
@@ -63,6 +77,22 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.finishOnce.Do(e.finish)
 	return err
+}
+
+// Draining reports whether the engine is shutting down (Shutdown, or Close,
+// has begun), and the deadline of the Shutdown's context if it has one. A
+// handler that keeps conns open between requests reads it to end them
+// gracefully: an HTTP server answers the next request with "Connection: close",
+// and reports a conn between requests Busy until the deadline nears. Safe from
+// any goroutine.
+func (e *Engine) Draining() (deadline time.Time, ok bool) {
+	if e.getState() < draining {
+		return time.Time{}, false
+	}
+	if by := e.drainBy.Load(); by != 0 {
+		deadline = time.Unix(0, by)
+	}
+	return deadline, true
 }
 
 // closeListeners closes every listener; each Close waits for its loop, so no conn
@@ -119,12 +149,14 @@ func (n *node) drainPass() {
 		return
 	}
 	busy := 0
+	forget := d.passes%int(drainRecent/drainScan) == 0
+	d.passes++
 	for t := range n.l.Targets() {
 		c, ok := conns.Of(t)
 		if !ok {
 			continue
 		}
-		if n.idle(c) {
+		if n.idle(c, forget) {
 			d.scratch = append(d.scratch, c)
 		} else {
 			busy++
@@ -151,10 +183,11 @@ func (n *node) drainPass() {
 }
 
 // idle reports whether c can be closed without losing anything: open, nothing
-// buffered either way, no offload in flight, its handler not busy (Busier), and
-// no bytes waiting in the kernel.
-func (n *node) idle(c *transport.Conn) bool {
-	if n.offloads[c] != nil || !conns.Quiet(c) {
+// buffered either way, no offload in flight, nothing read in this window of
+// drainRecent or the last (forget starts a new one), its handler not busy
+// (Busier), and no bytes waiting in the kernel.
+func (n *node) idle(c *transport.Conn, forget bool) bool {
+	if conns.Received(c, forget) || n.offloads[c] != nil || !conns.Quiet(c) {
 		return false
 	}
 	b, ok := c.Handler().(Busier)

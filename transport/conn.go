@@ -27,6 +27,8 @@ const (
 	writeBlocked                         // the kernel took less than the queue: wait for Writable
 	streamHeld                           // the stream holds output the kernel has not taken (TLS records)
 	streamReady                          // the stream holds input to read without waiting for an event
+	received                             // bytes were read since the engine last looked (connctl.Received)
+	receivedBefore                       // ... or in the window before that
 )
 
 // Conn is a connected stream socket registered on one loop. Create it with NewConn,

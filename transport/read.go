@@ -29,6 +29,7 @@ func (c *Conn) readOnce() {
 	}
 	c.l.CountIO(n, 0)
 	c.touch()
+	c.flags |= received
 	c.h.OnData(c)
 	c.keepUnread()
 }
@@ -224,6 +225,7 @@ func (c *Conn) Recv(p []byte) (int, error) {
 	}
 	c.l.CountIO(n, 0)
 	c.touch()
+	c.flags |= received
 	if layered {
 		n = copy(p, c.view)
 		c.view = c.view[n:]

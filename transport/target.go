@@ -92,6 +92,17 @@ func init() {
 			c.finish(err)
 		},
 		Refuse: func(fd int) { sys.Close(fd) },
+		Received: func(c *Conn, next bool) bool {
+			got := c.flags&(received|receivedBefore) != 0
+			if next {
+				last := c.flags&received != 0
+				c.flags &^= received | receivedBefore
+				if last {
+					c.flags |= receivedBefore
+				}
+			}
+			return got
+		},
 	})
 }
 

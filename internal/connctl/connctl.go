@@ -31,6 +31,11 @@ type Hooks[C any] struct {
 	Fail func(c C, err error)
 	// Refuse closes an accepted socket that the engine will not make a conn.
 	Refuse func(fd int)
+	// Received reports whether the conn has read bytes in the current window
+	// or the one before; next starts a new window (after answering). A
+	// draining engine does not take a conn that is still receiving (an upload
+	// over a slow link) for idle.
+	Received func(c C, next bool) bool
 }
 
 var hooks any
