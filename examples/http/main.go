@@ -96,7 +96,9 @@ func (f *flags) setup(e *shard.Engine) (transport.Handler, error) {
 			return nil, fmt.Errorf("%s %v: want 0 or more", t.name, t.d)
 		}
 	}
-	return newServer(e.Loops(), f.timeouts), nil
+	s := newServer(e.Loops(), f.timeouts)
+	s.drainWith(e.Draining)
+	return s, nil
 }
 
 func main() {

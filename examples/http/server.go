@@ -28,9 +28,10 @@ type server struct {
 // perLoop is the state of one loop's handlers. Loop goroutine only, except for
 // the clock's first value, set before the loop serves anything.
 type perLoop struct {
-	l       *loop.Loop
-	clock   *dateClock
-	scratch []byte
+	l        *loop.Loop
+	clock    *dateClock
+	scratch  []byte
+	draining drainFunc // nil: never (see drainWith)
 }
 
 // scratchSize fits any response this server sends, so the scratch buffer never
@@ -170,7 +171,7 @@ func (state *perLoop) serveOne(c *transport.Conn, in []byte, head *headParser) (
 		}
 		return 0, partialBody
 	}
-	closing := !req.keepAlive
+	closing := !req.keepAlive || state.drainingNow()
 	state.respond(c, route(req), connHeaderFor(req, closing), req.method != methodHEAD)
 	if closing {
 		c.Discard(c.Buffered())
