@@ -34,13 +34,18 @@ type ListenConfig struct {
 // enough to pick up again soon after fds free up.
 const acceptPause = 50 * time.Millisecond
 
-// Listener is a listening socket. Serve makes it a loop target that accepts until
-// EAGAIN on every readable event and turns each connection into a Conn.
+// Listener is a listening socket: one Listen opened, or one adopted from
+// another process or from package net (FileListener, ListenerFromFd). Serve
+// makes it a loop target that accepts until EAGAIN on every readable event and
+// turns each connection into a Conn; File hands a copy of the socket on.
 type Listener struct {
-	reg      loop.Registration // its place on the loop that serves it
-	fd       int
-	addr     net.Addr
-	unixPath string // removed on Close
+	reg  loop.Registration // its place on the loop that serves it
+	fd   int
+	addr net.Addr
+	// unixPath is the socket path Close removes: set by Listen for a named unix
+	// socket, never for an adopted one, and cleared by File (the socket lives on
+	// in the copy). Guarded by mu until closed is set.
+	unixPath string
 
 	mu       sync.Mutex // guards closed and l against Close from other goroutines
 	closed   bool
@@ -291,9 +296,13 @@ func releaseSpare(fd *int) {
 }
 
 // Close stops accepting and closes the socket; connections already accepted live
-// on. When the listener is served by a running loop and Close is called from
-// another goroutine, the close is handed to the loop and Close waits for it, so no
-// connection is accepted after Close returns. Safe from any goroutine.
+// on. If other copies of the socket are open (File, or a listener adopted with
+// FileListener), the socket keeps listening in them and only this fd closes.
+// Close removes a unix socket's path only when Listen bound it and File was
+// never called. When the listener is served by a running loop and Close is
+// called from another goroutine, the close is handed to the loop and Close waits
+// for it, so no connection is accepted after Close returns. Safe from any
+// goroutine.
 func (ln *Listener) Close() error {
 	ln.mu.Lock()
 	if ln.closed {
