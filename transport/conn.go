@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"golang.org/x/sys/unix"
 
@@ -169,13 +170,31 @@ func newConn(l *loop.Loop, fd int, h Handler, cfg *Config, state State) (*Conn, 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.register(cfg); err != nil {
+	return c, c.start(cfg, state)
+}
+
+// newConnFrom makes, registers and opens an accepted conn whose RemoteAddr is
+// remote.
+func newConnFrom(l *loop.Loop, fd int, h Handler, cfg *Config, remote netip.AddrPort) (*Conn, error) {
+	c, err := prepareConn(l, fd, h, cfg, Open)
+	if err != nil {
 		return nil, err
+	}
+	if remote.IsValid() {
+		c.more().remote = net.TCPAddrFromAddrPort(remote)
+	}
+	return c, c.start(cfg, Open)
+}
+
+// start registers a prepared conn and opens it when state is Open.
+func (c *Conn) start(cfg *Config, state State) error {
+	if err := c.register(cfg); err != nil {
+		return err
 	}
 	if state == Open {
 		c.established()
 	}
-	return c, nil
+	return nil
 }
 
 // prepareConn makes the Conn value and sets its socket options; nothing touches

@@ -27,6 +27,9 @@ type ListenConfig struct {
 	ReusePort bool
 	// Backlog is the accept queue length; 0 means the system maximum (SOMAXCONN).
 	Backlog int
+	// Proxy, when set, makes the listener require a PROXY protocol header on
+	// every conn (see ProxyProtocol).
+	Proxy *ProxyProtocol
 }
 
 // acceptPause is how long a listener stops accepting when it is out of fds and
@@ -60,7 +63,11 @@ type Listener struct {
 	// nothing.
 	acceptBuf sys.AcceptBuf
 	shedded   uint64
-	released  bool // the fd has been handed back for closing
+	// proxy, when set, is read from every conn before it is handed on
+	// (readProxyHeader); proxyRefused counts the conns it refused.
+	proxy        *ProxyProtocol
+	proxyRefused uint64
+	released     bool // the fd has been handed back for closing
 }
 
 // Listen opens a listening socket on network (tcp, tcp4, tcp6 or unix). With
@@ -91,6 +98,12 @@ func Listen(network, address string, cfg ListenConfig) (*Listener, error) {
 		return nil, fmt.Errorf("transport: listen: %w", err)
 	}
 	ln := &Listener{fd: fd, spare: -1}
+	if cfg.Proxy != nil {
+		if err := ln.RequireProxy(cfg.Proxy); err != nil {
+			sys.Close(fd)
+			return nil, err
+		}
+	}
 	if bound, err := sys.Getsockname(fd); err == nil {
 		ln.addr = sockaddrToAddr(bound)
 	}
@@ -143,8 +156,11 @@ func (ln *Listener) Serve(l *loop.Loop, h Handler, cfg Config) error {
 	if h == nil {
 		return errors.New("transport: Serve: nil Handler")
 	}
-	return ln.serve(l, func(fd int, _ netip.AddrPort) {
-		if _, err := Adopt(l, fd, h, cfg); err != nil {
+	return ln.serve(l, func(fd int, remote netip.AddrPort) {
+		if ln.proxy == nil {
+			remote = netip.AddrPort{} // the socket's own: looked up if asked for
+		}
+		if _, err := AdoptFrom(l, fd, h, cfg, remote); err != nil {
 			sys.Close(fd)
 			l.HandleError((*listenTarget)(ln), err)
 		}
@@ -209,6 +225,10 @@ func (ln *Listener) acceptAll() {
 		fd, remote, err := sys.AcceptNonblock(ln.fd, &ln.acceptBuf)
 		switch err {
 		case nil:
+			if ln.proxy != nil {
+				ln.readProxyHeader(fd, remote)
+				continue
+			}
 			ln.accepted(fd, remote)
 			if ln.released {
 				return // closed by the new conn's OnOpen: accept no more
