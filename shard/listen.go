@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -17,8 +16,24 @@ import (
 // address gets one listener per loop, all on the same port. Not on a loop
 // goroutine.
 func (e *Engine) Listen(network, address string, h transport.Handler) (net.Addr, error) {
+	return e.listen("Listen", h, func(handlers []transport.Handler) (net.Addr, error) {
+		if e.opts.ReusePort && strings.HasPrefix(network, "tcp") {
+			return e.listenPerLoop(network, address, handlers)
+		}
+		ln, err := transport.Listen(network, address, transport.ListenConfig{ReuseAddr: true})
+		if err != nil {
+			return nil, err
+		}
+		return e.listenHandoff(ln, handlers)
+	})
+}
+
+// listen is what every Listen variant shares: it checks the call and the
+// engine's state, wraps h for each loop, and, under e.life, has open make and
+// serve the listener(s); then it records and logs the address.
+func (e *Engine) listen(op string, h transport.Handler, open func(handlers []transport.Handler) (net.Addr, error)) (net.Addr, error) {
 	if h == nil {
-		return nil, errors.New("shard: Listen: nil Handler")
+		return nil, fmt.Errorf("shard: %s: nil Handler", op)
 	}
 	if e.inAnyLoop() {
 		return nil, ErrInLoop
@@ -32,13 +47,7 @@ func (e *Engine) Listen(network, address string, h transport.Handler) (net.Addr,
 	for i, n := range e.nodes {
 		handlers[i] = n.wrap(h)
 	}
-	var addr net.Addr
-	var err error
-	if e.opts.ReusePort && strings.HasPrefix(network, "tcp") {
-		addr, err = e.listenPerLoop(network, address, handlers)
-	} else {
-		addr, err = e.listenHandoff(network, address, handlers)
-	}
+	addr, err := open(handlers)
 	if err != nil {
 		return nil, err
 	}
@@ -46,18 +55,15 @@ func (e *Engine) Listen(network, address string, h transport.Handler) (net.Addr,
 	e.addrs = append(e.addrs, addr)
 	e.mu.Unlock()
 	if e.getState() == running {
-		e.log.Info("sycamore: listening", "network", network, "addr", addr.String())
+		e.log.Info("sycamore: listening", "network", addr.Network(), "addr", addr.String())
 	}
 	return addr, nil
 }
 
-// listenHandoff opens one listener on the acceptor loop, which hands every conn
-// to the loop the balancer picks. e.life is held.
-func (e *Engine) listenHandoff(network, address string, handlers []transport.Handler) (net.Addr, error) {
-	ln, err := transport.Listen(network, address, transport.ListenConfig{ReuseAddr: true})
-	if err != nil {
-		return nil, err
-	}
+// listenHandoff serves ln on the acceptor loop, which hands every conn to the
+// loop the balancer picks. It owns ln: on error ln is closed. e.life is held.
+func (e *Engine) listenHandoff(ln *transport.Listener, handlers []transport.Handler) (net.Addr, error) {
+	var err error
 	acceptor := e.acceptor.Load()
 	if acceptor == nil {
 		if acceptor, err = e.newAcceptor(); err != nil {
