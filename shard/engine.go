@@ -57,8 +57,9 @@ type Engine struct {
 	// none or no deadline.
 	drainBy atomic.Int64
 
-	mu        sync.Mutex // guards listeners and addrs; never held while waiting
+	mu        sync.Mutex // guards listeners, specs and addrs; never held while waiting
 	listeners []*transport.Listener
+	specs     map[*transport.Listener]string // the Listen call ("network address") each answers, for Restart
 	addrs     []net.Addr
 
 	conns   atomic.Int64  // open and handed-off conns, for MaxConns
@@ -82,7 +83,7 @@ func New(opts Options) (*Engine, error) {
 		opts.Loops = runtime.NumCPU()
 	}
 	e := &Engine{opts: opts, log: opts.Logger, bal: opts.Balancer, epoch: time.Now(),
-		stopped: make(chan struct{}), died: make(chan struct{})}
+		stopped: make(chan struct{}), died: make(chan struct{}), specs: map[*transport.Listener]string{}}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -188,6 +189,7 @@ func (e *Engine) Start() error {
 		e.Close()
 		return err
 	}
+	inherit().serving(e) // a restarted copy tells its parent it serves
 	e.log.Info("sycamore: engine started", "loops", len(e.nodes), "pin", e.opts.Pin,
 		"balancer", balancerName(e.bal), "reuseport", e.opts.ReusePort,
 		"workers", e.opts.Workers, "addrs", fmt.Sprint(e.Addrs()))

@@ -25,7 +25,7 @@ func (e *Engine) ListenFile(f *os.File, h transport.Handler) (net.Addr, error) {
 	if f == nil {
 		return nil, errors.New("shard: ListenFile: nil file")
 	}
-	return e.listen("ListenFile", h, func(handlers []transport.Handler) (net.Addr, error) {
+	return e.listen("ListenFile", "", h, func(handlers []transport.Handler) (net.Addr, error) {
 		ln, err := transport.FileListener(f)
 		if err != nil {
 			return nil, err
@@ -47,7 +47,7 @@ func (e *Engine) ListenListener(l net.Listener, h transport.Handler) (net.Addr, 
 	if !ok {
 		return nil, fmt.Errorf("shard: ListenListener: a %T has no socket to serve (want a *net.TCPListener or *net.UnixListener)", l)
 	}
-	return e.listen("ListenListener", h, func(handlers []transport.Handler) (net.Addr, error) {
+	return e.listen("ListenListener", "", h, func(handlers []transport.Handler) (net.Addr, error) {
 		// File's copy is only read (transport.FileListener copies it again and
 		// never calls its Fd, which would set the socket blocking).
 		f, err := filer.File()

@@ -16,7 +16,11 @@ import (
 // address gets one listener per loop, all on the same port. Not on a loop
 // goroutine.
 func (e *Engine) Listen(network, address string, h transport.Handler) (net.Addr, error) {
-	return e.listen("Listen", h, func(handlers []transport.Handler) (net.Addr, error) {
+	spec := network + " " + address
+	return e.listen("Listen", spec, h, func(handlers []transport.Handler) (net.Addr, error) {
+		if files := inherit().take(spec); files != nil {
+			return e.listenInherited(spec, files, handlers)
+		}
 		if e.opts.ReusePort && strings.HasPrefix(network, "tcp") {
 			return e.listenPerLoop(network, address, handlers)
 		}
@@ -30,8 +34,9 @@ func (e *Engine) Listen(network, address string, h transport.Handler) (net.Addr,
 
 // listen is what every Listen variant shares: it checks the call and the
 // engine's state, wraps h for each loop, and, under e.life, has open make and
-// serve the listener(s); then it records and logs the address.
-func (e *Engine) listen(op string, h transport.Handler, open func(handlers []transport.Handler) (net.Addr, error)) (net.Addr, error) {
+// serve the listener(s); then it records and logs the address, and, for
+// Restart, the Listen call (spec: "network address") the listeners answer.
+func (e *Engine) listen(op, spec string, h transport.Handler, open func(handlers []transport.Handler) (net.Addr, error)) (net.Addr, error) {
 	if h == nil {
 		return nil, fmt.Errorf("shard: %s: nil Handler", op)
 	}
@@ -47,12 +52,20 @@ func (e *Engine) listen(op string, h transport.Handler, open func(handlers []tra
 	for i, n := range e.nodes {
 		handlers[i] = n.wrap(h)
 	}
+	e.mu.Lock()
+	before := len(e.listeners)
+	e.mu.Unlock()
 	addr, err := open(handlers)
 	if err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
 	e.addrs = append(e.addrs, addr)
+	if spec != "" {
+		for _, ln := range e.listeners[before:] {
+			e.specs[ln] = spec
+		}
+	}
 	e.mu.Unlock()
 	if e.getState() == running {
 		e.log.Info("sycamore: listening", "network", addr.Network(), "addr", addr.String())
@@ -77,7 +90,11 @@ func (e *Engine) listenHandoff(ln *transport.Listener, handlers []transport.Hand
 			return
 		}
 		i := e.pick(remote)
-		e.nodes[i].handoff(fd, handlers[i])
+		e.nodes[i].handoffFrom(fd, handlers[i], e.proxied(remote))
+	}
+	if err := e.requireProxy(ln); err != nil {
+		ln.Close()
+		return nil, err
 	}
 	if err := e.onLoop(acceptor, func() error { return ln.ServeFunc(acceptor, accepted) }); err != nil {
 		ln.Close()
@@ -104,16 +121,19 @@ func (e *Engine) listenPerLoop(network, address string, handlers []transport.Han
 			return fail(err)
 		}
 		opened = append(opened, ln)
+		if err := e.requireProxy(ln); err != nil {
+			return fail(err)
+		}
 		if i == 0 {
 			address = boundAddress(address, ln.Addr())
 		}
 		n, h := n, handlers[i]
-		accepted := func(fd int, _ netip.AddrPort) {
+		accepted := func(fd int, remote netip.AddrPort) {
 			if !e.admit(n) {
 				conns.Refuse(fd)
 				return
 			}
-			n.adopt(fd, h)
+			n.adoptFrom(fd, h, e.proxied(remote))
 		}
 		if err := e.onLoop(n.l, func() error { return ln.ServeFunc(n.l, accepted) }); err != nil {
 			return fail(err)
@@ -177,4 +197,22 @@ func (e *Engine) onLoop(l *loop.Loop, f func() error) error {
 	case <-e.stopped:
 		return ErrClosed
 	}
+}
+
+// requireProxy makes ln read a PROXY header on every conn when the engine
+// takes them from a balancer (Options.Proxy).
+func (e *Engine) requireProxy(ln *transport.Listener) error {
+	if e.opts.Proxy == nil {
+		return nil
+	}
+	return ln.RequireProxy(e.opts.Proxy)
+}
+
+// proxied is the client address a conn's listener handed on, when it came from
+// a PROXY header; the zero value (the socket's own peer) otherwise.
+func (e *Engine) proxied(remote netip.AddrPort) netip.AddrPort {
+	if e.opts.Proxy == nil {
+		return netip.AddrPort{}
+	}
+	return remote
 }

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -89,9 +90,13 @@ func (s nodeLoads) Load(i int) int {
 }
 
 // adopt makes an accepted fd a conn of this loop. Loop goroutine only.
-func (n *node) adopt(fd int, h transport.Handler) {
+func (n *node) adopt(fd int, h transport.Handler) { n.adoptFrom(fd, h, netip.AddrPort{}) }
+
+// adoptFrom is adopt for a conn whose client's address came from a PROXY
+// header (remote; the zero value: the socket's own peer). Loop goroutine only.
+func (n *node) adoptFrom(fd int, h transport.Handler, remote netip.AddrPort) {
 	n.opening()
-	if _, err := transport.Adopt(n.l, fd, h, n.e.opts.Conn); err != nil {
+	if _, err := transport.AdoptFrom(n.l, fd, h, n.e.opts.Conn, remote); err != nil {
 		conns.Refuse(fd)
 		n.openFailed()
 		n.l.HandleError(nil, err)
@@ -102,11 +107,15 @@ func (n *node) adopt(fd int, h transport.Handler) {
 // and queues the adoption on n's loop. The fds wait in n's inbox, and one task
 // adopts all that came in meanwhile, so an accept burst costs one Submit per
 // loop instead of one per conn, and no allocation per conn.
-func (n *node) handoff(fd int, h transport.Handler) {
+func (n *node) handoff(fd int, h transport.Handler) { n.handoffFrom(fd, h, netip.AddrPort{}) }
+
+// handoffFrom is handoff for a conn whose client's address came from a PROXY
+// header (see adoptFrom).
+func (n *node) handoffFrom(fd int, h transport.Handler, remote netip.AddrPort) {
 	n.handedOff()
 	n.inboxMu.Lock()
 	first := len(n.inbox) == 0
-	n.inbox = append(n.inbox, handedOff{fd: fd, h: h})
+	n.inbox = append(n.inbox, handedOff{fd: fd, h: h, remote: remote})
 	n.inboxMu.Unlock()
 	if !first {
 		return // the task that adopts the first one adopts this one too
@@ -122,8 +131,9 @@ func (n *node) handoff(fd int, h transport.Handler) {
 
 // handedOff is an accepted fd waiting in a loop's inbox.
 type handedOff struct {
-	fd int
-	h  transport.Handler
+	fd     int
+	h      transport.Handler
+	remote netip.AddrPort // from a PROXY header; zero otherwise
 }
 
 // adoptInbox adopts every fd waiting in the inbox. Loop goroutine only.
@@ -131,7 +141,7 @@ func (n *node) adoptInbox() {
 	batch := n.takeInbox()
 	for i, x := range batch {
 		n.adopting()
-		n.adopt(x.fd, x.h)
+		n.adoptFrom(x.fd, x.h, x.remote)
 		batch[i] = handedOff{}
 	}
 	n.inboxMu.Lock()

@@ -73,6 +73,11 @@ type Options struct {
 	// MaxInFlight caps the offloads in flight per conn; beyond it Offload returns
 	// ErrOverloaded. 0 means no cap beyond the pool's size.
 	MaxInFlight int
+	// Proxy, when set, makes every listener require a PROXY protocol header (v1
+	// or v2) from a trusted balancer on each conn; the header is read before
+	// the conn's loop is picked, so source-hash balancing keys on the client's
+	// address, and Conn.RemoteAddr reports it. See transport.ProxyProtocol.
+	Proxy *transport.ProxyProtocol
 	// Conn configures every conn the engine accepts or dials. Its TLS, when set,
 	// makes the listeners serve TLS (Dial leaves it out; see DialConfig).
 	Conn transport.Config

@@ -79,6 +79,7 @@ type flags struct {
 func register(fs *flag.FlagSet) *flags {
 	f := &flags{Flags: cli.Register(fs, "127.0.0.1:8080", false)}
 	f.RegisterTLS(fs, "http/1.1")
+	f.RegisterProxy(fs)
 	fs.DurationVar(&f.timeouts.header, "header-timeout", defaultTimeouts.header,
 		"answer 408 and close when a request head is not complete this long after its first byte (0 = no limit)")
 	fs.DurationVar(&f.timeouts.request, "request-timeout", defaultTimeouts.request,

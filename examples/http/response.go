@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"strconv"
+
+	"github.com/sycamore-go/sycamore/transport"
 )
 
 // Responses are formatted once, at start-up. Serving a request appends a
@@ -45,8 +47,11 @@ func reasonPhrase(status int) string {
 
 // The responses the server sends. Error bodies say what to change.
 var (
-	plaintextOK      = newResponse(200, "text/plain", "", "Hello, World!")
-	jsonOK           = newResponse(200, "application/json", "", `{"message":"Hello, World!"}`)
+	plaintextOK = newResponse(200, "text/plain", "", "Hello, World!")
+	jsonOK      = newResponse(200, "application/json", "", `{"message":"Hello, World!"}`)
+	// whoami stands for GET /whoami, whose body (the client's address) is made
+	// per request by whoamiFor.
+	whoami           = newResponse(200, "text/plain", "", "")
 	notFound         = newResponse(404, "text/plain", "", "Not Found\n")
 	methodNotAllowed = newResponse(405, "text/plain", "Allow: GET, HEAD\r\n", "Method Not Allowed\n")
 
@@ -142,8 +147,21 @@ func resource(path []byte) *response {
 		return plaintextOK
 	case "/json":
 		return jsonOK
+	case "/whoami":
+		return whoami
 	}
 	return nil
+}
+
+// whoamiFor is GET /whoami's answer on c: the client's address as the server
+// sees it (ip:port, an IPv6 address in brackets): behind a balancer that sends
+// a PROXY header, the client's own, not the balancer's.
+func whoamiFor(c *transport.Conn) *response {
+	addr := "unknown"
+	if a := c.RemoteAddr(); a != nil {
+		addr = a.String()
+	}
+	return newResponse(200, "text/plain", "", addr)
 }
 
 // pathOf returns the path of a request-target: the query is dropped, and an

@@ -172,7 +172,11 @@ func (state *perLoop) serveOne(c *transport.Conn, in []byte, head *headParser) (
 		return 0, partialBody
 	}
 	closing := !req.keepAlive || state.drainingNow()
-	state.respond(c, route(req), connHeaderFor(req, closing), req.method != methodHEAD)
+	r := route(req)
+	if r == whoami {
+		r = whoamiFor(c)
+	}
+	state.respond(c, r, connHeaderFor(req, closing), req.method != methodHEAD)
 	if closing {
 		c.Discard(c.Buffered())
 		c.Close() // writes the response first

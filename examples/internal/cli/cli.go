@@ -9,8 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +43,17 @@ type Flags struct {
 	// protocols it offers (the example sets it).
 	TLSCert, TLSKey string
 	ALPN            []string
+	// PidFile (-pidfile) names a file that always holds the pid of the process
+	// serving: written before the engine starts, by each restarted copy too,
+	// and removed at exit by the process it names.
+	PidFile string
+	// Restarts, when not nil, asks for a graceful restart (shard's
+	// Engine.Restart) on each receive; Run feeds it SIGHUP.
+	Restarts <-chan os.Signal
+	// ProxyProtocol and ProxyTrust (-proxy-protocol, -proxy-trust, after
+	// RegisterProxy): require a PROXY protocol header from the listed networks.
+	ProxyProtocol bool
+	ProxyTrust    string
 	// Logger is set by the example, not by flags: nil means text to stderr.
 	Logger *slog.Logger
 }
@@ -58,6 +72,7 @@ func Register(fs *flag.FlagSet, defaultAddr string, withWorkers bool) *Flags {
 	fs.StringVar(&f.Wait, "wait", "auto", "how an idle loop waits: park (its goroutine, in the Go runtime's poller), block (its thread, in epoll_wait/kevent) or auto (park unless pinned)")
 	fs.DurationVar(&f.Drain, "drain", 5*time.Second, "on SIGINT/SIGTERM, how long to let conns finish before closing them")
 	fs.DurationVar(&f.Conn.IdleTimeout, "idle", 0, "close a conn once this long passes with no byte read or written (e.g. 30s; 0 = never)")
+	fs.StringVar(&f.PidFile, "pidfile", "", "write the serving process's pid to this file (a restart on SIGHUP rewrites it)")
 	if withWorkers {
 		fs.IntVar(&f.Workers, "workers", 64, "worker pool size for blocking work (0 = run it on the loop)")
 	}
@@ -70,6 +85,34 @@ func (f *Flags) RegisterTLS(fs *flag.FlagSet, alpn ...string) {
 	fs.StringVar(&f.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM file, the chain after the leaf); needs -tls-key")
 	fs.StringVar(&f.TLSKey, "tls-key", "", "the private key of -tls-cert (PEM file)")
 	f.ALPN = alpn
+}
+
+// RegisterProxy adds -proxy-protocol and -proxy-trust to fs.
+func (f *Flags) RegisterProxy(fs *flag.FlagSet) {
+	fs.BoolVar(&f.ProxyProtocol, "proxy-protocol", false, "require a PROXY protocol header (v1 or v2, HAProxy's send-proxy/send-proxy-v2) on every conn")
+	fs.StringVar(&f.ProxyTrust, "proxy-trust", "127.0.0.0/8,::1/128", "with -proxy-protocol: the networks (CIDR, comma-separated) a header may come from")
+}
+
+// proxy turns -proxy-protocol and -proxy-trust into the engine's setting.
+func (f *Flags) proxy() (*transport.ProxyProtocol, error) {
+	if !f.ProxyProtocol {
+		return nil, nil
+	}
+	p := &transport.ProxyProtocol{}
+	for _, s := range strings.Split(f.ProxyTrust, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("-proxy-trust %q: %w", s, err)
+		}
+		p.Trusted = append(p.Trusted, n.Masked())
+	}
+	if len(p.Trusted) == 0 {
+		return nil, errors.New("-proxy-protocol needs -proxy-trust to name at least one network")
+	}
+	return p, nil
 }
 
 // tls loads -tls-cert and -tls-key into the conns' TLS settings.
@@ -106,6 +149,10 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 	if f.Conn.IdleTimeout < 0 {
 		return shard.Options{}, fmt.Errorf("-idle %v: want 0 or more", f.Conn.IdleTimeout)
 	}
+	proxy, err := f.proxy()
+	if err != nil {
+		return shard.Options{}, err
+	}
 	conn := f.Conn
 	if t, err := f.tls(); err != nil {
 		return shard.Options{}, err
@@ -120,6 +167,7 @@ func (f *Flags) Options(logger *slog.Logger) (shard.Options, error) {
 		Workers:         f.Workers,
 		Wait:            wait,
 		Conn:            conn,
+		Proxy:           proxy,
 		Logger:          logger,
 		ShutdownTimeout: f.Drain,
 	}, nil
@@ -143,6 +191,10 @@ func Network(addr string) (network, address string) {
 func Run(f *Flags, setup func(e *shard.Engine) (transport.Handler, error)) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	f.Restarts = hup
 	return Serve(ctx, f, setup, nil)
 }
 
@@ -171,13 +223,73 @@ func Serve(ctx context.Context, f *Flags, setup func(e *shard.Engine) (transport
 		e.Close()
 		return err
 	}
+	if f.PidFile != "" {
+		// Before Start: Start tells a restarting parent that this copy serves,
+		// and the parent then lets go.
+		if err := writePidFile(f.PidFile); err != nil {
+			e.Close()
+			return err
+		}
+		defer removePidFile(f.PidFile)
+	}
 	if err := e.Start(); err != nil {
 		return err
 	}
 	if ready != nil {
 		ready(e)
 	}
+	if f.Restarts != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go restartOnRequest(e, f, logger, done)
+	}
 	return e.Run(ctx)
+}
+
+// restartOnRequest restarts e gracefully on each request from f.Restarts until
+// one succeeds (e has then shut down) or done closes. A failed restart leaves e
+// serving, and the pid file naming this process again.
+func restartOnRequest(e *shard.Engine, f *Flags, logger *slog.Logger, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-f.Restarts:
+		}
+		logger.Info("sycamore: restarting")
+		p, err := e.Restart(context.Background(), shard.RestartOptions{})
+		if err == nil || p != nil {
+			return // the new copy serves; e has drained
+		}
+		if f.PidFile != "" {
+			if err := writePidFile(f.PidFile); err != nil {
+				logger.Error("sycamore: pid file", "err", err)
+			}
+		}
+	}
+}
+
+// writePidFile writes this process's pid to path, replacing the file whole
+// (write to a temporary file, then rename), so a reader never sees half of it.
+func writePidFile(path string) error {
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("-pidfile: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("-pidfile: %w", err)
+	}
+	return nil
+}
+
+// removePidFile removes path if it still names this process (after a restart
+// it names the new copy).
+func removePidFile(path string) {
+	b, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+		os.Remove(path)
+	}
 }
 
 // Main is an example's main after its flags are parsed: Run, and on failure
