@@ -29,7 +29,7 @@ vet:
 # The redis example's tests drive the real redis-cli and redis-benchmark, and the
 # quick harness drives wrk, when they are installed: install them when we can.
 tools:
-	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools curl:curl openssl:openssl
+	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools curl:curl openssl:openssl haproxy:haproxy
 
 bench-tools:
 	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools curl:curl openssl:openssl \
