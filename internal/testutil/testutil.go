@@ -58,7 +58,12 @@ func OpenFds() map[string]bool {
 	}
 	fds := make(map[string]bool, len(entries))
 	for _, e := range entries {
-		target, _ := os.Readlink(dir + "/" + e.Name())
+		target, err := os.Readlink(dir + "/" + e.Name())
+		if err != nil {
+			// Closed between the listing and now: the listing's own fd takes
+			// the lowest free number, which may be one the process just closed.
+			continue
+		}
 		fds[e.Name()+" -> "+target] = true
 	}
 	return fds
