@@ -21,9 +21,9 @@
 //	go run ./examples/echo -tls-cert cert.pem -tls-key key.pem
 //	openssl s_client -connect 127.0.0.1:7000 -CAfile ca.pem
 //
-// The flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle, -drain)
-// are the ones every example shares; -h lists them. SIGINT or SIGTERM drains and
-// stops it.
+// The flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle, -drain,
+// -pidfile) are the ones every example shares; -h lists them. SIGINT or SIGTERM
+// drains and stops it; SIGHUP restarts it without refusing a connect.
 package main
 
 import (

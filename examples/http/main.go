@@ -3,6 +3,7 @@
 //
 //	GET /, GET /plaintext  Hello, World!                (text/plain)
 //	GET /json              {"message":"Hello, World!"}  (application/json)
+//	GET /whoami            the client's address, ip:port (text/plain)
 //
 // and HEAD on the same paths, with keep-alive and pipelining. Any other method on
 // those paths gets 405, any other path 404. Every response carries Server, Date
@@ -41,8 +42,16 @@
 //	curl --cacert ca.pem https://localhost:8080/
 //	wrk -t2 -c128 -d10s https://127.0.0.1:8080/plaintext
 //
+// Behind a balancer that sends the PROXY protocol (HAProxy's send-proxy-v2),
+// -proxy-protocol requires the header from the networks in -proxy-trust
+// (default loopback), and /whoami shows the client, not the balancer.
+//
+// SIGHUP restarts it without refusing a connect: a new copy inherits the
+// listening socket, and this one drains, answering each keep-alive conn's next
+// request with "Connection: close". -pidfile names the process serving.
+//
 // The other flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle,
-// -drain) are the ones every example shares; -h lists them. SIGINT or SIGTERM
+// -drain, -pidfile) are the ones every example shares; -h lists them. SIGINT or SIGTERM
 // drains the conns, then stops.
 package main
 
