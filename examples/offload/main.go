@@ -24,7 +24,8 @@
 //	printf 'HASH 1000000\nFAST\nFILE hostname\n' | nc 127.0.0.1 7001
 //
 // The other flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle,
-// -drain) are the ones every example shares; -h lists them.
+// -drain, -pidfile) are the ones every example shares; -h lists them. SIGHUP
+// restarts it without refusing a connect.
 package main
 
 import (

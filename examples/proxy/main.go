@@ -28,7 +28,8 @@
 //
 // -upstream may be host:port (a host name is resolved once, at startup) or
 // unix:/path. The other flags (-addr, -loops, -pin, -balance, -reuseport, -wait,
-// -idle, -drain) are the ones every example shares; -h lists them.
+// -idle, -drain, -pidfile) are the ones every example shares; -h lists them.
+// SIGHUP restarts it without refusing a connect.
 package main
 
 import (

@@ -22,9 +22,9 @@
 //	redis-cli -p 6380 get greeting
 //	redis-benchmark -p 6380 -q -t ping_inline,set,get -P 16
 //
-// The flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle, -drain)
-// are the ones every example shares; -h lists them. SIGINT or SIGTERM drains and
-// stops it.
+// The flags (-addr, -loops, -pin, -balance, -reuseport, -wait, -idle, -drain,
+// -pidfile) are the ones every example shares; -h lists them. SIGINT or SIGTERM
+// drains and stops it; SIGHUP restarts it without refusing a connect.
 package main
 
 import (
