@@ -55,7 +55,8 @@ type Engine struct {
 	state atomic.Int32
 	// drainBy is the deadline of the Shutdown under way, in UnixNano; 0 for
 	// none or no deadline.
-	drainBy atomic.Int64
+	drainBy    atomic.Int64
+	restarting atomic.Bool // a Restart runs
 
 	mu        sync.Mutex // guards listeners, specs and addrs; never held while waiting
 	listeners []*transport.Listener

@@ -63,6 +63,10 @@ func (e *Engine) Restart(ctx context.Context, opts RestartOptions) (*os.Process,
 	if e.getState() != running {
 		return nil, errors.New("shard: Restart: the engine does not run")
 	}
+	if !e.restarting.CompareAndSwap(false, true) {
+		return nil, errors.New("shard: Restart: a restart is under way")
+	}
+	defer e.restarting.Store(false)
 	cmd, ready, err := e.restartCommand(opts)
 	if err != nil {
 		return nil, err
