@@ -15,7 +15,17 @@
 // hands each socket to the loop the Balancer picks, through that loop's Submit and
 // wakeup fd. With Options.ReusePort every loop has its own SO_REUSEPORT listener
 // and the kernel spreads the connections; there is no hand-off (unix sockets
-// still go through the acceptor).
+// still go through the acceptor, and so do inherited sockets: ListenFile,
+// ListenListener, and those a restarted copy takes over). With Options.Proxy
+// each listener reads a conn's PROXY header before handing it on, so the
+// Balancer sees the client's address.
+//
+// # Restarting
+//
+// Restart starts a new copy of the program that inherits every listening
+// socket and, once it serves, drains this engine: connects never meet a closed
+// socket. ListenerFiles hands the sockets on by other means, and
+// SystemdListeners takes those of systemd's socket activation.
 //
 // # Guarantees
 //
