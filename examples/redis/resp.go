@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Limits of the request parser. They are Redis's own defaults, so that a client
@@ -15,8 +16,9 @@ const (
 	// PROTO_INLINE_MAX_SIZE). Beyond it the client is not speaking RESP.
 	maxLineLen = 64 << 10
 	// maxArgs is the largest element count a multibulk request may announce.
-	// Every element costs a 24-byte slice header while the command is parsed, so
-	// this caps that scratch space at 24 MiB.
+	// Every element costs a 16-byte span while the command is parsed and a
+	// 24-byte slice header when it runs, so this caps that scratch space at 40
+	// MiB.
 	maxArgs = 1 << 20
 	// maxBulkLen is the largest bulk string a request may carry (Redis's
 	// proto-max-bulk-len default).
@@ -34,80 +36,113 @@ var (
 	errMissingCRLF     = errors.New("expected CRLF")
 )
 
-// parseCommand parses the one command at the start of buf: a RESP multibulk
-// request ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n") or an inline one ("GET k\r\n").
-// The arguments are appended to args as subslices of buf (nothing is copied, so
-// they are valid as long as buf is) and the new slice is returned with the number
-// of bytes the command took.
+// span is where an argument lies in a conn's unread bytes: buf[start:end].
+// The parser records offsets, not slices, because those bytes may be at
+// another address at the next OnData (the transport moves them when it grows
+// its buffer).
+type span struct{ start, end int }
+
+// request is the parse state of the command at the start of a conn's unread
+// bytes: a RESP multibulk request ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n") or an
+// inline one ("GET k\r\n"). The zero value is a command not begun. A command
+// that arrives in pieces is parsed as it arrives: parse resumes where the last
+// call stopped, so each byte is scanned about once however the command is cut.
+//
+// The states, in order:
+//   - count == 0: the first line (the "*<count>" header, or the whole of an
+//     inline command) has not ended yet; searched is how far its end has been
+//     looked for.
+//   - count > 0, dataEnd == 0: the header is parsed; next is where the next
+//     bulk string's "$<length>" line starts, and searched, if past next, how
+//     far that line's end has been looked for.
+//   - count > 0, dataEnd > 0: that line is parsed too; the string's data runs
+//     from next to dataEnd, followed by "\r\n". (Data starts after a header
+//     and a "$" line, so dataEnd is never 0 here.)
+type request struct {
+	count    int
+	next     int
+	searched int
+	dataEnd  int
+}
+
+// parse parses the command at the start of buf, resuming from where the last
+// call on r stopped; buf must begin with the same bytes as then (more may have
+// arrived since). spans holds the arguments parsed so far, as the last call
+// returned them (empty for a new command); the arguments parsed now are
+// appended, and the new slice is returned with the number of bytes the whole
+// command took.
 //
 // There are four outcomes:
-//   - a command: consumed > 0 and len(args) > 0;
-//   - an empty command (a blank inline line, "*0\r\n"): consumed > 0 and no args;
-//     the caller skips it;
-//   - part of a command: consumed == 0 and a nil error; wait for more bytes;
-//   - a protocol error: consumed == 0 and the error.
-//
-// It is a pure function of buf: it keeps no state between calls, so a command that
-// arrives in pieces is parsed again from its start each time. Header lines are
-// short and bulk data is skipped by its length, so that costs little.
-func parseCommand(buf []byte, args [][]byte) ([][]byte, int, error) {
-	if len(buf) == 0 {
-		return args, 0, nil
-	}
-	if buf[0] == '*' {
-		return parseMultibulk(buf, args)
-	}
-	return parseInline(buf, args)
-}
-
-// parseMultibulk parses "*<n>\r\n" followed by n bulk strings.
-func parseMultibulk(buf []byte, args [][]byte) ([][]byte, int, error) {
-	count, pos, err := parseHeader(buf, 0, errMultibulkLine)
-	if pos == 0 {
-		return args, 0, err
-	}
-	if !count.ok || count.n > maxArgs {
-		return args, 0, errMultibulkLength
-	}
-	if count.n <= 0 {
-		return args, pos, nil // Redis ignores "*0" and "*-1" requests
-	}
-	start := len(args)
-	for i := int64(0); i < count.n; i++ {
-		var arg []byte
-		arg, pos, err = parseBulk(buf, pos)
-		if pos == 0 {
-			return args[:start], 0, err
+//   - a command: consumed > 0 and len(spans) > 0; r is zero again, ready for
+//     the next command;
+//   - an empty command (a blank inline line, "*0\r\n"): consumed > 0 and no
+//     spans; the caller skips it;
+//   - part of a command: consumed == 0 and a nil error; r and spans hold the
+//     progress, to be passed back when more bytes arrive;
+//   - a protocol error: consumed == 0 and the error; r is not to be used again.
+func (r *request) parse(buf []byte, spans []span) ([]span, int, error) {
+	if r.count == 0 {
+		if len(buf) == 0 {
+			return spans, 0, nil
 		}
-		args = append(args, arg)
+		if buf[0] != '*' {
+			return r.parseInline(buf, spans)
+		}
+		count, end, err := r.parseHeader(buf, errMultibulkLine)
+		if end == 0 {
+			return spans, 0, err
+		}
+		if !count.ok || count.n > maxArgs {
+			return spans, 0, errMultibulkLength
+		}
+		if count.n <= 0 {
+			*r = request{}
+			return spans, end, nil // Redis ignores "*0" and "*-1" requests
+		}
+		r.count, r.next = int(count.n), end
 	}
-	return args, pos, nil
+	for len(spans) < r.count {
+		arg, ok, err := r.parseBulk(buf)
+		if !ok {
+			return spans, 0, err
+		}
+		spans = append(spans, arg)
+	}
+	end := r.next
+	*r = request{}
+	return spans, end, nil
 }
 
-// parseBulk parses "$<len>\r\n<len bytes>\r\n" at buf[at:]. It returns the
-// string and the position after it, or position 0 for more bytes or an error.
-func parseBulk(buf []byte, at int) ([]byte, int, error) {
-	if at >= len(buf) {
-		return nil, 0, nil
+// parseBulk parses "$<len>\r\n<len bytes>\r\n" at r.next, or resumes it. It
+// returns the string's span and true, or false when more bytes are needed or
+// on an error.
+func (r *request) parseBulk(buf []byte) (span, bool, error) {
+	if r.dataEnd == 0 {
+		if r.next >= len(buf) {
+			return span{}, false, nil
+		}
+		if buf[r.next] != '$' {
+			return span{}, false, unexpectedByte('$', buf[r.next])
+		}
+		size, end, err := r.parseHeader(buf, errBulkLine)
+		if end == 0 {
+			return span{}, false, err
+		}
+		if !size.ok || size.n < 0 || size.n > maxBulkLen {
+			return span{}, false, errBulkLength
+		}
+		r.next, r.dataEnd = end, end+int(size.n)
 	}
-	if buf[at] != '$' {
-		return nil, 0, unexpectedByte('$', buf[at])
+	if len(buf)-r.dataEnd < 2 {
+		return span{}, false, nil
 	}
-	size, pos, err := parseHeader(buf, at, errBulkLine)
-	if pos == 0 {
-		return nil, 0, err
+	if buf[r.dataEnd] != '\r' || buf[r.dataEnd+1] != '\n' {
+		return span{}, false, errMissingCRLF
 	}
-	if !size.ok || size.n < 0 || size.n > maxBulkLen {
-		return nil, 0, errBulkLength
-	}
-	n := int(size.n)
-	if len(buf)-pos < n+2 {
-		return nil, 0, nil
-	}
-	if buf[pos+n] != '\r' || buf[pos+n+1] != '\n' {
-		return nil, 0, errMissingCRLF
-	}
-	return buf[pos : pos+n : pos+n], pos + n + 2, nil
+	noteScanned(r.dataEnd + 2 - r.next)
+	arg := span{r.next, r.dataEnd}
+	r.next, r.dataEnd = r.dataEnd+2, 0
+	return arg, true, nil
 }
 
 // number is a header's integer and whether it was well formed.
@@ -116,51 +151,95 @@ type number struct {
 	ok bool
 }
 
-// parseHeader reads the line "<type byte><integer>\r\n" at buf[at:]. It returns
-// the integer and the position after the line, or position 0 when the line is not
-// complete yet, or is longer than maxLineLen (then with tooLong).
-func parseHeader(buf []byte, at int, tooLong error) (number, int, error) {
-	rest := buf[at+1:]
-	window := rest[:min(len(rest), maxLineLen+1)]
-	cr := bytes.IndexByte(window, '\r')
+// parseHeader reads the line "<type byte><integer>\r\n" at r.next, searching
+// for its end from where the last call left off. It returns the integer and
+// the offset after the line, or offset 0 when the line is not complete yet,
+// or is longer than maxLineLen (then with tooLong).
+func (r *request) parseHeader(buf []byte, tooLong error) (number, int, error) {
+	from := r.next + 1 // the integer's first byte
+	limit := min(len(buf), from+maxLineLen+1)
+	cr := r.search(buf, from, limit, '\r')
 	switch {
-	case cr < 0 && len(window) > maxLineLen:
+	case cr < 0 && limit-from > maxLineLen:
 		return number{}, 0, tooLong
-	case cr < 0 || cr+1 == len(rest):
+	case cr < 0 || cr+1 == len(buf):
 		return number{}, 0, nil // the line, or its '\n', has not arrived yet
-	case rest[cr+1] != '\n':
+	case buf[cr+1] != '\n':
 		return number{}, 0, errMissingCRLF
 	}
-	n, ok := parseInt(rest[:cr])
-	return number{n, ok}, at + 1 + cr + 2, nil
+	noteScanned(2) // the type byte and the '\n', which search did not look at
+	n, ok := parseInt(buf[from:cr])
+	return number{n, ok}, cr + 2, nil
+}
+
+// search looks for end in buf[from:limit], starting where the last search of
+// this line stopped (r.searched), and returns its offset or -1. It leaves
+// r.searched at the byte found, since a line may end in a '\r' whose '\n'
+// has not arrived, or at limit.
+func (r *request) search(buf []byte, from, limit int, end byte) int {
+	start := max(from, r.searched)
+	i := bytes.IndexByte(buf[start:limit], end)
+	if i < 0 {
+		noteScanned(limit - start)
+		r.searched = limit
+		return -1
+	}
+	noteScanned(i + 1)
+	r.searched = start + i
+	return start + i
 }
 
 // parseInline parses a line of space-separated words ended by "\n" or "\r\n",
 // the form telnet and redis-benchmark's ping_inline use. Quotes are not
 // interpreted: redis-cli and client libraries always send multibulk requests.
-func parseInline(buf []byte, args [][]byte) ([][]byte, int, error) {
-	window := buf[:min(len(buf), maxLineLen+1)]
-	nl := bytes.IndexByte(window, '\n')
+func (r *request) parseInline(buf []byte, spans []span) ([]span, int, error) {
+	limit := min(len(buf), maxLineLen+1)
+	nl := r.search(buf, 0, limit, '\n')
 	if nl < 0 {
-		if len(window) > maxLineLen {
-			return args, 0, errInlineTooBig
+		if limit > maxLineLen {
+			return spans, 0, errInlineTooBig
 		}
-		return args, 0, nil
+		return spans, 0, nil
 	}
-	line := buf[:nl]
-	for i := 0; i < len(line); {
-		for i < len(line) && isSpace(line[i]) {
+	*r = request{}
+	for i := 0; i < nl; {
+		for i < nl && isSpace(buf[i]) {
 			i++
 		}
 		start := i
-		for i < len(line) && !isSpace(line[i]) {
+		for i < nl && !isSpace(buf[i]) {
 			i++
 		}
 		if i > start {
-			args = append(args, line[start:i:i])
+			spans = append(spans, span{start, i})
 		}
 	}
-	return args, nl + 1, nil
+	return spans, nl + 1, nil
+}
+
+// argsOf appends to args the arguments spans locate in buf, as subslices of
+// buf capped at their length, and returns the new slice.
+func argsOf(buf []byte, spans []span, args [][]byte) [][]byte {
+	args = slices.Grow(args, len(spans))
+	for _, s := range spans {
+		args = append(args, buf[s.start:s.end:s.end])
+	}
+	return args
+}
+
+// scanHook, when set, is told how many bytes of input each parser step
+// examined or passed over: the bytes searched for a line's end, a header
+// line's type byte and '\n' once it is complete, and a bulk string's data and
+// "\r\n" once they have all arrived. A command parsed in one call thus counts
+// its size exactly, and a command parsed in pieces counts more by what was
+// looked at again. It is a seam for the tests, which count the parser's work
+// with it; the server leaves it nil.
+var scanHook func(n int)
+
+func noteScanned(n int) {
+	if scanHook != nil {
+		scanHook(n)
+	}
 }
 
 // isSpace reports whether b separates inline arguments; '\r' is one, so a

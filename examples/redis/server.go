@@ -6,7 +6,8 @@ import (
 
 // stackArgs is how many arguments a command may have before its argument list
 // moves from OnData's stack to the heap. 24 fits redis-benchmark's MSET of ten
-// keys (21 arguments); the array costs OnData 576 bytes of stack to clear.
+// keys (21 arguments); the arrays of arguments and of their spans cost OnData
+// 960 bytes of stack to clear.
 const stackArgs = 24
 
 // outputBudget bounds the replies one connection may have waiting in its write
@@ -17,8 +18,11 @@ const stackArgs = 24
 // already read.
 const outputBudget = 1 << 20
 
-// server is the RESP handler: one for all loops, holding no per-connection state,
-// so an idle connection costs only what the transport keeps for it.
+// server is the RESP handler: one for all loops. What it keeps for a
+// connection is the parse state of a command that has not fully arrived (a
+// partial, in the conn's Context, made the first time one is left incomplete),
+// so an idle connection whose commands arrive whole costs only what the
+// transport keeps for it.
 type server struct {
 	transport.BaseHandler
 	ks *keyspace
@@ -28,22 +32,29 @@ func newServer(ks *keyspace) *server { return &server{ks: ks} }
 
 // OnData answers every complete command in the input, in order; the transport
 // writes all the answers with one syscall when OnData returns. An incomplete
-// command is left unread, to be parsed again when the rest arrives. A protocol
+// command is left unread, and the conn's partial records how far it was
+// parsed, so that the next OnData resumes there when more arrives. A protocol
 // error is answered, then the connection is closed, as redis-server does. Once
 // outputBudget bytes of replies are queued, the commands still buffered wait
 // for the queue to drain (see OnWritable).
 func (s *server) OnData(c *transport.Conn) {
 	var argv [stackArgs][]byte
+	var spanv [stackArgs]span
+	p, _ := c.Context().(*partial)
 	for {
 		buf, _ := c.Peek(-1)
-		args, n, err := parseCommand(buf, argv[:0])
+		kept := p
+		args, n, err := readCommand(buf, &p, spanv[:0], argv[:0])
+		if p != kept {
+			c.SetContext(p) // the conn's first incomplete command
+		}
 		if err != nil {
 			writeProtocolError(c, err)
 			c.Close()
 			return
 		}
 		if n == 0 {
-			return // nothing left, or half a command: wait for the rest
+			return // nothing left, or part of a command: wait for the rest
 		}
 		quit := len(args) > 0 && s.exec(c, args)
 		c.Discard(n)
