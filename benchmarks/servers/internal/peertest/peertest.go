@@ -219,3 +219,14 @@ func dialTLS(t *testing.T, p *harness.Proc, cfg *tls.Config) *tls.Conn {
 	c.SetDeadline(time.Now().Add(timeout))
 	return c
 }
+
+// HTTPAndHTTPS is an HTTP peer's whole test: one request in the clear (plain
+// and pipelined, see HTTP) and, with -tls-cert and -tls-key, over TLS (see
+// HTTPS).
+func HTTPAndHTTPS(t *testing.T) {
+	t.Run("http", func(t *testing.T) { HTTP(t, Start(t, "http")) })
+	t.Run("https", func(t *testing.T) {
+		cert := Cert(t)
+		HTTPS(t, Start(t, "http", TLSArgs(cert)...), cert)
+	})
+}
