@@ -35,7 +35,7 @@ bench-tools:
 	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools curl:curl openssl:openssl \
 		redis-server:redis-server nginx:nginx-light
 
-# The full run (about 26 minutes on 2 cores): the http section (sycamore,
+# The full run (about 21 minutes on 2 cores): the http section (sycamore,
 # net/http, fasthttp, netpoll, gnet, nbio's nbhttp, nginx: wrk plain at -t2 and
 # -t1, pipelined at -t2), resp (redis-server), runtime (the echo servers of
 # sycamore, gnet, nbio, netpoll and net under redis-benchmark ping_mbulk), idle,
