@@ -57,13 +57,8 @@ func FuzzTLSServerInput(f *testing.F) {
 		if !notTLS {
 			peer.CloseWrite()
 		}
-		cl := h.waitClosed(t)
-		var pe *loop.PanicError
+		cl := closedWithError(t, h, "input that cannot complete a handshake")
 		switch {
-		case errors.As(cl.err, &pe):
-			t.Fatalf("the conn panicked on the loop: %v\n%s", pe.Value, pe.Stack)
-		case cl.err == nil:
-			t.Fatal("OnClose(nil) for input that cannot complete a handshake")
 		case notTLS && !errors.Is(cl.err, transport.ErrNotTLS):
 			t.Fatalf("OnClose(%v) for input that does not start with a handshake record, want ErrNotTLS", cl.err)
 		}
@@ -108,14 +103,7 @@ func FuzzTLSRecordsAfterHandshake(f *testing.F) {
 		h.accept(t)
 		peer.Write(input) // raw bytes under the client's tls.Conn
 		peer.CloseWrite()
-		cl := h.waitClosed(t)
-		var pe *loop.PanicError
-		switch {
-		case errors.As(cl.err, &pe):
-			t.Fatalf("the conn panicked on the loop: %v\n%s", pe.Value, pe.Stack)
-		case cl.err == nil:
-			t.Fatal("OnClose(nil) for forged records")
-		}
+		closedWithError(t, h, "forged records")
 		if n := h.onData.Load(); n != 0 {
 			t.Fatalf("OnData ran %d times for forged records", n)
 		}
@@ -184,4 +172,19 @@ func adoptedSocketpair(t testing.TB, l *loop.Loop, h transport.Handler, cfg tran
 		t.Fatalf("NewConn: %v", err)
 	}
 	return c, peer.(*net.UnixConn)
+}
+
+// closedWithError waits for the conn's OnClose and fails the test unless it
+// came with an error other than a panic on the loop; what names the input.
+func closedWithError(t *testing.T, h *recordingHandler, what string) closeCall {
+	t.Helper()
+	cl := h.waitClosed(t)
+	var pe *loop.PanicError
+	switch {
+	case errors.As(cl.err, &pe):
+		t.Fatalf("the conn panicked on the loop: %v\n%s", pe.Value, pe.Stack)
+	case cl.err == nil:
+		t.Fatalf("OnClose(nil) for %s", what)
+	}
+	return cl
 }

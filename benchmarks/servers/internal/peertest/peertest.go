@@ -65,16 +65,8 @@ func Modes(t *testing.T, args ...string) {
 // a POST whose body comes in a later read, with a GET behind it, with two.
 func HTTP(t *testing.T, p *harness.Proc) {
 	t.Helper()
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: timeout}
-	resp, err := client.Get("http://" + p.Addr + "/plaintext")
-	if err != nil {
-		t.Fatalf("GET: %v\nlog:\n%s", err, p.Log())
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != 200 || string(body) != "Hello, World!" ||
+	resp, body, err := getPlaintext(t, p, "http", &http.Transport{})
+	if err != nil || resp.StatusCode != 200 || body != "Hello, World!" ||
 		resp.Header.Get("Date") == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") || resp.ContentLength != 13 {
 		t.Fatalf("GET = %d %q %v, header %v; want 200 Hello, World! as text/plain with a Date and a Content-Length",
 			resp.StatusCode, body, err, resp.Header)
@@ -166,16 +158,8 @@ func TLSArgs(cert harness.Cert) []string {
 // request rests on it.
 func HTTPS(t *testing.T, p *harness.Proc, cert harness.Cert) {
 	t.Helper()
-	tr := &http.Transport{TLSClientConfig: cert.ClientConfig("http/1.1")}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: timeout}
-	resp, err := client.Get("https://" + p.Addr + "/plaintext")
-	if err != nil {
-		t.Fatalf("GET: %v\nlog:\n%s", err, p.Log())
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != 200 || string(body) != "Hello, World!" || resp.TLS == nil || resp.TLS.NegotiatedProtocol != "http/1.1" {
+	resp, body, err := getPlaintext(t, p, "https", &http.Transport{TLSClientConfig: cert.ClientConfig("http/1.1")})
+	if err != nil || resp.StatusCode != 200 || body != "Hello, World!" || resp.TLS == nil || resp.TLS.NegotiatedProtocol != "http/1.1" {
 		t.Fatalf("GET = %d %q %v, TLS %+v; want 200 Hello, World! with http/1.1 negotiated", resp.StatusCode, body, err, resp.TLS)
 	}
 
@@ -229,4 +213,20 @@ func HTTPAndHTTPS(t *testing.T) {
 		cert := Cert(t)
 		HTTPS(t, Start(t, "http", TLSArgs(cert)...), cert)
 	})
+}
+
+// getPlaintext makes one GET /plaintext to p over scheme through tr, failing
+// the test if no response comes; it returns the response and its body, with
+// the error of reading the body.
+func getPlaintext(t *testing.T, p *harness.Proc, scheme string, tr *http.Transport) (*http.Response, string, error) {
+	t.Helper()
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: timeout}
+	resp, err := client.Get(scheme + "://" + p.Addr + "/plaintext")
+	if err != nil {
+		t.Fatalf("GET: %v\nlog:\n%s", err, p.Log())
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body), err
 }
