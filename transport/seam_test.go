@@ -32,7 +32,7 @@ type ioFunc = func(fd int, p []byte) (int, error)
 // the slot: swapping it while the loop runs is a data race. The original comes
 // back when the test ends, after the loop has been stopped (cleanups run last
 // registered first).
-func interceptIO(t *testing.T, slot *ioFunc, watched *atomic.Int64, fake func(real ioFunc, fd int, p []byte) (int, error)) {
+func interceptIO(t testing.TB, slot *ioFunc, watched *atomic.Int64, fake func(real ioFunc, fd int, p []byte) (int, error)) {
 	t.Helper()
 	real := *slot
 	t.Cleanup(sys.Swap(slot, func(fd int, p []byte) (int, error) {

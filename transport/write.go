@@ -55,7 +55,12 @@ func (c *Conn) writeAllowed() error {
 	return nil
 }
 
-// reserve makes room for n more queued bytes, dropping the written prefix.
+// reserve makes room for n more queued bytes, dropping the written prefix. The
+// queue slides to the buffer's front only when what is left of it fills at most
+// half the buffer, and grows otherwise: each byte is then moved a bounded number
+// of times, however long the queue. (Sliding whenever the written prefix made
+// room cost a move of the whole queue per write once a slow reader kept it just
+// under the buffer's size.)
 func (c *Conn) reserve(n int) {
 	if c.out == nil {
 		c.out = bufpool.Get(n)
@@ -65,7 +70,7 @@ func (c *Conn) reserve(n int) {
 	if cap(buf)-len(buf) >= n {
 		return
 	}
-	if c.outOff > 0 && cap(buf)-(len(buf)-c.outOff) >= n {
+	if live := len(buf) - c.outOff; live+n <= cap(buf)/2 || live == 0 && n <= cap(buf) {
 		*c.out = buf[:copy(buf, buf[c.outOff:])]
 		c.outOff = 0
 		return
