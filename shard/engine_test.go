@@ -226,7 +226,7 @@ func TestListenServesSeveralAddressesAndNetworks(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	for _, opts := range []Options{{Loops: -1}, {Workers: -1}, {MaxInFlight: -1}, {MaxConns: -1}, {ShutdownTimeout: -1}} {
+	for _, opts := range []Options{{Loops: -1}, {Workers: -1}, {MaxInFlight: -1}, {MaxConns: -1}, {ShutdownTimeout: -1}, {Conn: transport.Config{MaxQueued: -1}}, {Conn: transport.Config{SoftMaxQueued: 1 << 20}}} {
 		if e, err := New(opts); err == nil {
 			e.Close()
 			t.Errorf("New(%+v) accepted bad options", opts)

@@ -147,6 +147,9 @@ func (o *Options) validate() error {
 	case o.ShutdownTimeout < 0:
 		return fmt.Errorf("shard: Options.ShutdownTimeout %v: want 0 or more", o.ShutdownTimeout)
 	}
+	if err := o.Conn.Validate(); err != nil {
+		return fmt.Errorf("shard: Options.Conn: %w", err)
+	}
 	return nil
 }
 

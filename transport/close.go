@@ -6,7 +6,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sycamore-go/sycamore/internal/bufpool"
 	"github.com/sycamore-go/sycamore/internal/sys"
 	"github.com/sycamore-go/sycamore/loop"
 	"github.com/sycamore-go/sycamore/poller"
@@ -102,11 +101,14 @@ func (c *Conn) finish(err error) {
 		c.releaseIn() // inside OnData the handler may still hold slices of it
 	}
 	if c.out != nil {
-		bufpool.Put(c.out)
-		c.out, c.outOff = nil, 0
+		c.dropOut()
 	}
+	c.markOwed(owedClosed)
 	if x := c.extra; x != nil {
 		x.idle.timer.Stop()
+		if x.soft != nil {
+			x.soft.timer.Stop()
+		}
 	}
 	pendingErr := err
 	if pendingErr == nil {

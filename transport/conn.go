@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 
+	"go.uber.org/atomic"
 	"golang.org/x/sys/unix"
 
 	"github.com/sycamore-go/sycamore/internal/owner"
@@ -45,18 +46,22 @@ type Conn struct {
 	// OnData runs, or on in (a pooled buffer) when the handler left bytes unread.
 	view []byte
 	in   *[]byte
-	// out is the write queue (pooled); (*out)[outOff:] is still to be written.
-	out    *[]byte
-	outOff int
+	// out is the write queue (pooled); (*out)[outStart():] is still to be
+	// written. The kernel takes the whole queue at once unless it is pushing
+	// back, so the written prefix's length is kept in connExtra.
+	out *[]byte
 
 	extra *connExtra // rarely used state, allocated on first use
 	ctx   any
+	lim   *limits // water marks and output limits, shared with conns of equal Config
 
-	fd        int32
-	highWater int32 // < 0: never pause
-	lowWater  int32
-	state     State
-	flags     connFlags
+	// owed counts the bytes the conn owes its peer, with AsyncWrite's refusal
+	// bits (see limit.go). Safe from any goroutine.
+	owed atomic.Int64
+
+	fd    int32
+	state State
+	flags connFlags
 }
 
 // connExtra holds state most conns never need, so that they do not pay for it.
@@ -72,6 +77,9 @@ type connExtra struct {
 	// everything written, and the callbacks waiting for an offset to be written.
 	queued, written uint64
 	pending         []completion
+
+	outOff int        // the written prefix of the write queue
+	soft   *softLimit // the soft output limit's clock, once the output went above it
 }
 
 type completion struct {
@@ -203,8 +211,10 @@ func prepareConn(l *loop.Loop, fd int, h Handler, cfg *Config, state State) (*Co
 	if h == nil {
 		return nil, errors.New("transport: nil Handler")
 	}
-	c := &Conn{l: l, h: h, fd: int32(fd), state: state}
-	c.setWaterMarks(cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Conn{l: l, h: h, fd: int32(fd), state: state, lim: limitsOf(cfg)}
 	if err := setSockopts(fd, cfg); err != nil {
 		return nil, err
 	}
@@ -253,22 +263,6 @@ func (c *Conn) register(cfg *Config) error {
 		c.SetIdleTimeout(cfg.IdleTimeout)
 	}
 	return nil
-}
-
-func (c *Conn) setWaterMarks(cfg *Config) {
-	high := cfg.HighWater
-	switch {
-	case high == 0:
-		high = DefaultHighWater
-	case high < 0:
-		c.highWater, c.lowWater = -1, 0
-		return
-	}
-	low := cfg.LowWater
-	if low <= 0 || low > high {
-		low = high / 2
-	}
-	c.highWater, c.lowWater = int32(min(high, 1<<30)), int32(min(low, 1<<30))
 }
 
 // checkOwner panics, with the sycamore_checkowner build tag, when a loop-only

@@ -287,8 +287,21 @@ func (r *fzRun) recv(size int) {
 }
 
 // asyncWrite queues p with AsyncWrite. A task submitted just before it lets the
-// model append p at the moment the conn does (they run back to back).
+// model append p at the moment the conn does (they run back to back). On a
+// closed conn AsyncWrite refuses at once: done runs before it returns.
 func (r *fzRun) asyncWrite(p []byte) {
+	if r.closed {
+		calls := 0
+		err := r.c.AsyncWrite(p, func(err error) {
+			if calls++; err != transport.ErrClosed {
+				r.fail("AsyncWrite on a closed conn: done(%v), want ErrClosed", err)
+			}
+		})
+		if err != transport.ErrClosed || calls != 1 {
+			r.fail("AsyncWrite on a closed conn = %v with done run %d times; want ErrClosed, once", err, calls)
+		}
+		return
+	}
 	a := &fzAsync{}
 	r.async = append(r.async, a)
 	if err := r.l.Submit(func() {

@@ -100,6 +100,21 @@ type Config struct {
 	HighWater int
 	// LowWater: reading resumes when the queue drains below it; 0 means HighWater/2.
 	LowWater int
+	// MaxQueued is the hard limit on what the conn owes its peer (Pending):
+	// bytes written with Write, Writev and AsyncWrite, AsyncWrites still on their
+	// way to the loop included, that the kernel has not taken. A conn beyond it
+	// is closed at once with a reset and ErrSlowConsumer: its queue is dropped,
+	// OnClose and every waiting AsyncWrite callback get ErrSlowConsumer, and
+	// AsyncWrite returns it without queueing anything. A handler's own writes are
+	// checked after the flush that follows its callback, so only what the kernel
+	// does not take counts. 0: no limit.
+	MaxQueued int
+	// SoftMaxQueued and SoftMaxQueuedFor are the soft limit (Redis's
+	// client-output-buffer-limit soft limit and seconds): a conn that owes more
+	// than SoftMaxQueued for SoftMaxQueuedFor without a break is closed as
+	// MaxQueued closes it. Both or neither; SoftMaxQueued below MaxQueued.
+	SoftMaxQueued    int
+	SoftMaxQueuedFor time.Duration
 	// NoDelay sets TCP_NODELAY (TCP only).
 	NoDelay bool
 	// KeepAlive, when positive, turns on TCP keep-alive probes with this idle time

@@ -18,8 +18,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.enqueue(p)
-	c.flushLater()
+	c.owed.Add(int64(len(p)))
+	c.push(p)
 	return len(p), nil
 }
 
@@ -37,6 +37,7 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	if total == 0 {
 		return 0, nil
 	}
+	c.owed.Add(int64(total))
 	c.reserve(total)
 	for _, b := range bufs {
 		c.enqueue(b)
@@ -47,7 +48,7 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 
 func (c *Conn) writeAllowed() error {
 	if c.state != Open && c.state != Connecting {
-		return ErrClosed
+		return owedErr(c.owed.Load())
 	}
 	if c.flags&(writeShut|shutAfterFlush) != 0 {
 		return ErrWriteShut
@@ -70,17 +71,41 @@ func (c *Conn) reserve(n int) {
 	if cap(buf)-len(buf) >= n {
 		return
 	}
-	if live := len(buf) - c.outOff; live+n <= cap(buf)/2 || live == 0 && n <= cap(buf) {
-		*c.out = buf[:copy(buf, buf[c.outOff:])]
-		c.outOff = 0
+	off := c.outStart()
+	if live := len(buf) - off; live+n <= cap(buf)/2 || live == 0 && n <= cap(buf) {
+		*c.out = buf[:copy(buf, buf[off:])]
+		c.setOutStart(0)
 		return
 	}
-	nb := bufpool.Get(max(len(buf)-c.outOff+n, 2*cap(buf)))
-	*nb = append(*nb, buf[c.outOff:]...)
+	nb := bufpool.Get(max(len(buf)-off+n, 2*cap(buf)))
+	*nb = append(*nb, buf[off:]...)
 	bufpool.Put(c.out)
-	c.out, c.outOff = nb, 0
+	c.out = nb
+	c.setOutStart(0)
 }
 
+// outStart is where the unwritten part of the write queue begins.
+func (c *Conn) outStart() int {
+	if c.extra == nil {
+		return 0
+	}
+	return c.extra.outOff
+}
+
+func (c *Conn) setOutStart(off int) {
+	if off != 0 || c.extra != nil {
+		c.more().outOff = off
+	}
+}
+
+// dropOut gives the write queue's buffer back.
+func (c *Conn) dropOut() {
+	bufpool.Put(c.out)
+	c.out = nil
+	c.setOutStart(0)
+}
+
+// enqueue appends p to the write queue; the caller has counted it in owed.
 func (c *Conn) enqueue(p []byte) {
 	c.reserve(len(p))
 	*c.out = append(*c.out, p...)
@@ -101,7 +126,7 @@ func (c *Conn) queuedBytes() int {
 	if c.out == nil {
 		return 0
 	}
-	return len(*c.out) - c.outOff
+	return len(*c.out) - c.outStart()
 }
 
 // flushLater makes sure a flush follows: when the running callback of this conn
@@ -140,8 +165,9 @@ func (c *Conn) Flush() error {
 // return EAGAIN.
 func (c *Conn) flush() {
 	var p []byte
+	off := c.outStart()
 	if c.out != nil {
-		p = (*c.out)[c.outOff:]
+		p = (*c.out)[off:]
 	}
 	n, err := c.stream().write(c, p)
 	if err != nil && err != unix.EAGAIN {
@@ -149,10 +175,11 @@ func (c *Conn) flush() {
 		return
 	}
 	if n > 0 {
-		c.outOff += n
-		if c.outOff == len(*c.out) {
-			bufpool.Put(c.out)
-			c.out, c.outOff = nil, 0
+		c.owed.Add(-int64(n))
+		if off+n == len(*c.out) {
+			c.dropOut()
+		} else {
+			c.setOutStart(off + n)
 		}
 		c.wrote(n)
 	}
@@ -186,11 +213,14 @@ func (c *Conn) wrote(n int) {
 // afterWrite applies what depends on the queue's size: the water marks, and a
 // Close or CloseWrite that waited for the queue to drain.
 func (c *Conn) afterWrite() {
-	queued := c.queuedBytes()
-	if c.flags&waterPaused != 0 && queued < int(c.lowWater) {
+	queued, lim := c.queuedBytes(), c.lim
+	if (lim.maxQueued > 0 || lim.softQueued > 0) && c.checkLimits() {
+		return
+	}
+	if c.flags&waterPaused != 0 && queued < lim.lowWater {
 		c.flags &^= waterPaused
 		c.readResumed()
-	} else if c.highWater >= 0 && queued > int(c.highWater) {
+	} else if lim.highWater >= 0 && queued > lim.highWater {
 		c.flags |= waterPaused
 	}
 	if c.writePending() {
@@ -294,31 +324,55 @@ func (c *Conn) armWritable() {
 }
 
 // AsyncWrite queues p on the conn from any goroutine. done, if not nil, runs
-// exactly once on the loop goroutine: with nil once all of p is in the kernel's
-// send buffer, or with the error that closed the conn first. p must not be changed
-// until done runs (or, with a nil done, until the conn closes). If the loop has
-// stopped, done runs with ErrClosed before AsyncWrite returns ErrClosed. Safe from
-// any goroutine.
+// exactly once: with nil, on the loop goroutine, once all of p is in the
+// kernel's send buffer, or with the error that closed the conn first. p must not
+// be changed until done runs (or, with a nil done, until the conn closes).
+//
+// AsyncWrite refuses without queueing anything, running done with the error
+// before it returns it, when the conn is closed (ErrClosed, or ErrSlowConsumer
+// if it was closed for its output limit), when the loop has stopped
+// (ErrClosed), and when p would take what the conn owes beyond
+// Config.MaxQueued: the conn is then closed as a slow consumer and AsyncWrite
+// returns ErrSlowConsumer. A publisher can so stop writing to a peer that does
+// not read without waiting for anything. Safe from any goroutine.
 func (c *Conn) AsyncWrite(p []byte, done func(error)) error {
-	err := c.l.Submit(func() { c.asyncWrite(p, done) })
-	if err != nil {
-		if done != nil {
-			done(ErrClosed)
+	owed := c.owed.Add(int64(len(p)))
+	if owed&(owedSlow|owedClosed) != 0 {
+		return refuse(owedErr(owed), done)
+	}
+	if limit := c.lim.maxQueued; limit > 0 && owed&owedBytes > int64(limit) {
+		if c.markOwed(owedSlow) {
+			c.l.Submit(c.slowConsumer) // a stopped loop has closed the conn anyway
 		}
-		return ErrClosed
+		return refuse(ErrSlowConsumer, done)
+	}
+	if err := c.l.Submit(func() { c.asyncWrite(p, done) }); err != nil {
+		return refuse(ErrClosed, done)
 	}
 	return nil
 }
 
+// refuse runs done, if any, with err, and returns err.
+func refuse(err error, done func(error)) error {
+	if done != nil {
+		done(err)
+	}
+	return err
+}
+
+// asyncWrite queues an AsyncWrite's p on the loop; p is counted in owed already.
 func (c *Conn) asyncWrite(p []byte, done func(error)) {
 	if err := c.writeAllowed(); err != nil {
+		if c.state != Closed {
+			c.owed.Add(-int64(len(p))) // refused: it will not be written
+		}
 		if done != nil {
 			done(err)
 		}
 		return
 	}
 	if done == nil {
-		c.Write(p)
+		c.push(p)
 		return
 	}
 	x := c.more()
@@ -327,10 +381,18 @@ func (c *Conn) asyncWrite(p []byte, done func(error)) {
 		// far as these callbacks are concerned.
 		x.queued, x.written = uint64(c.queuedBytes()), 0
 	}
-	c.Write(p)
+	c.push(p)
 	x.pending = append(x.pending, completion{end: x.queued, callback: done})
 	if len(p) == 0 && c.out == nil {
 		c.wrote(0)
+	}
+}
+
+// push queues p, already counted in owed, and makes sure a flush follows.
+func (c *Conn) push(p []byte) {
+	if len(p) > 0 {
+		c.enqueue(p)
+		c.flushLater()
 	}
 }
 
