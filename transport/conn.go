@@ -53,7 +53,9 @@ type Conn struct {
 
 	extra *connExtra // rarely used state, allocated on first use
 	ctx   any
-	lim   *limits // water marks and output limits, shared with conns of equal Config
+	// lim holds the water marks and output limits, shared with conns of equal
+	// Config; SetMaxQueued swaps it, and AsyncWrite reads it from any goroutine.
+	lim atomic.Pointer[limits]
 
 	// owed counts the bytes the conn owes its peer, with AsyncWrite's refusal
 	// bits (see limit.go). Safe from any goroutine.
@@ -214,7 +216,8 @@ func prepareConn(l *loop.Loop, fd int, h Handler, cfg *Config, state State) (*Co
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Conn{l: l, h: h, fd: int32(fd), state: state, lim: limitsOf(cfg)}
+	c := &Conn{l: l, h: h, fd: int32(fd), state: state}
+	c.lim.Store(limitsOf(cfg))
 	if err := setSockopts(fd, cfg); err != nil {
 		return nil, err
 	}

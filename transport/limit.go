@@ -129,6 +129,28 @@ func (c *Conn) markOwed(bits int64) bool {
 	}
 }
 
+// SetMaxQueued sets the conn's hard output limit (Config.MaxQueued) from now on:
+// a server may give one class of its conns a limit of its own, as Redis does its
+// pubsub clients. n is checked at once against what the conn owes; 0 removes the
+// limit. Loop goroutine only.
+func (c *Conn) SetMaxQueued(n int) error {
+	c.checkOwner("transport.Conn.SetMaxQueued")
+	if c.state == Closed {
+		return owedErr(c.owed.Load())
+	}
+	v := *c.lim.Load()
+	v.maxQueued = n
+	cfg := Config{HighWater: v.highWater, LowWater: v.lowWater, MaxQueued: n, SoftMaxQueued: v.softQueued, SoftMaxQueuedFor: v.softFor}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	c.lim.Store(limitsOf(&cfg))
+	if !c.reg.InCallback() {
+		c.settle()
+	}
+	return nil
+}
+
 // softLimit is a conn's soft-limit clock, kept in connExtra once it is needed.
 type softLimit struct {
 	since time.Time // when the output went above SoftMaxQueued; zero while below
@@ -139,7 +161,7 @@ type softLimit struct {
 // limit, or has owed more than its soft limit for its grace; it reports whether
 // it closed it. Loop goroutine only.
 func (c *Conn) checkLimits() bool {
-	lim := c.lim
+	lim := c.lim.Load()
 	owed := int(c.owed.Load() & owedBytes)
 	if lim.maxQueued > 0 && owed > lim.maxQueued {
 		c.slowConsumer()
@@ -184,7 +206,7 @@ func (c *Conn) softTimeout() {
 	if s.since.IsZero() {
 		return // below the soft limit again
 	}
-	if left := c.lim.softFor - time.Since(s.since); left > 0 {
+	if left := c.lim.Load().softFor - time.Since(s.since); left > 0 {
 		s.timer.Reset(left)
 		return
 	}

@@ -296,3 +296,37 @@ func onLoopAsync(l *loop.Loop, f func()) {
 		panic(err)
 	}
 }
+
+// SetMaxQueued gives one conn a limit of its own, checked at once.
+func TestSetMaxQueuedAppliesToThatConn(t *testing.T) {
+	l := startLoop(t, logLoopErrors(t))
+	h := newRecordingHandler()
+	c, _ := adoptedSocketpair(t, l, h, transport.Config{HighWater: -1})
+	other, _ := adoptedSocketpair(t, l, h, transport.Config{HighWater: -1})
+	big := make([]byte, 4<<20) // more than the socket buffers take
+	var errNegative, errSet error
+	onLoop(t, l, func() {
+		c.Write(big)
+		other.Write(big)
+		errNegative = c.SetMaxQueued(-1)
+	})
+	if errNegative == nil || !strings.Contains(errNegative.Error(), "MaxQueued -1") {
+		t.Errorf("SetMaxQueued(-1) = %v, want the Validate error", errNegative)
+	}
+	onLoop(t, l, func() { errSet = c.SetMaxQueued(1 << 20) })
+	if errSet != nil {
+		t.Errorf("SetMaxQueued(1 MiB) = %v", errSet)
+	}
+	closed := h.waitClosed(t)
+	if closed.c != c || !errors.Is(closed.err, transport.ErrSlowConsumer) {
+		t.Errorf("OnClose(%v) of conn %p, want ErrSlowConsumer for %p", closed.err, closed.c, c)
+	}
+	if err := c.AsyncWrite([]byte("x"), nil); err != transport.ErrSlowConsumer {
+		t.Errorf("AsyncWrite after the close = %v, want ErrSlowConsumer", err)
+	}
+	var state transport.State
+	onLoop(t, l, func() { state = other.State() })
+	if state != transport.Open {
+		t.Errorf("the other conn is %v, want open: the limit was that conn's alone", state)
+	}
+}

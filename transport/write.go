@@ -213,7 +213,7 @@ func (c *Conn) wrote(n int) {
 // afterWrite applies what depends on the queue's size: the water marks, and a
 // Close or CloseWrite that waited for the queue to drain.
 func (c *Conn) afterWrite() {
-	queued, lim := c.queuedBytes(), c.lim
+	queued, lim := c.queuedBytes(), c.lim.Load()
 	if (lim.maxQueued > 0 || lim.softQueued > 0) && c.checkLimits() {
 		return
 	}
@@ -340,7 +340,7 @@ func (c *Conn) AsyncWrite(p []byte, done func(error)) error {
 	if owed&(owedSlow|owedClosed) != 0 {
 		return refuse(owedErr(owed), done)
 	}
-	if limit := c.lim.maxQueued; limit > 0 && owed&owedBytes > int64(limit) {
+	if limit := c.lim.Load().maxQueued; limit > 0 && owed&owedBytes > int64(limit) {
 		if c.markOwed(owedSlow) {
 			c.l.Submit(c.slowConsumer) // a stopped loop has closed the conn anyway
 		}
