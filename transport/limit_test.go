@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -109,24 +108,7 @@ func TestAsyncWriteStormAtANonReadingConnStaysBounded(t *testing.T) {
 	l := startLoop(t, logLoopErrors(t))
 	h := newRecordingHandler()
 	c, _ := adoptedSocketpair(t, l, h, transport.Config{MaxQueued: limit})
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	stop, sampled := make(chan struct{}), make(chan uint64)
-	go func() { // sample the heap while the storm runs
-		var peak uint64
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			peak = max(peak, m.HeapAlloc)
-			select {
-			case <-stop:
-				sampled <- peak
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
+	heapPeak := testutil.HeapPeak()
 	tally, msg := newAsyncTally(), make([]byte, 1<<10)
 	var calls atomic.Int64
 	var wg sync.WaitGroup
@@ -144,8 +126,7 @@ func TestAsyncWriteStormAtANonReadingConnStaysBounded(t *testing.T) {
 	stormDone := make(chan struct{})
 	go func() { wg.Wait(); close(stormDone) }()
 	testutil.Recv(t, stormDone, waitFor, "every writer refused")
-	close(stop)
-	peak := <-sampled
+	grew := heapPeak()
 	tally.wait(t)
 	if err := h.waitClosed(t).err; !errors.Is(err, transport.ErrSlowConsumer) {
 		t.Errorf("OnClose(%v), want ErrSlowConsumer", err)
@@ -153,11 +134,11 @@ func TestAsyncWriteStormAtANonReadingConnStaysBounded(t *testing.T) {
 	if owed := tally.accepted.Load() - tally.written.Load(); owed > limit {
 		t.Errorf("%d bytes accepted and never written, want at most MaxQueued (%d)", owed, limit)
 	}
-	if grew := int64(peak) - int64(base.HeapAlloc); grew > 32*limit {
+	if grew > 32*limit {
 		t.Errorf("the heap grew by %d MiB during the storm, want under %d MiB", grew>>20, 32*limit>>20)
 	}
 	t.Logf("%d calls, %d KiB accepted, %d KiB written, heap peak +%d KiB",
-		calls.Load(), tally.accepted.Load()>>10, tally.written.Load()>>10, (int64(peak)-int64(base.HeapAlloc))>>10)
+		calls.Load(), tally.accepted.Load()>>10, tally.written.Load()>>10, grew>>10)
 }
 
 // The soft limit closes a conn that owes more than SoftMaxQueued for

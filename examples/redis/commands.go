@@ -20,16 +20,23 @@ const (
 	cmdCommand
 	cmdConfig
 	cmdQuit
+	cmdPublish
+	cmdSubscribe
+	cmdUnsubscribe
+	cmdPSubscribe
+	cmdPUnsubscribe
 )
 
 // commandSpec is one command: its lower-case name (as Redis shows it in errors),
 // and its arity as Redis counts it (the name included): n means exactly n
-// arguments, -n at least n. maxArgs, when set, is an upper bound.
+// arguments, -n at least n. maxArgs, when set, is an upper bound. pubsub marks
+// the commands a conn with subscriptions may still send.
 type commandSpec struct {
 	name    string
 	id      commandID
 	arity   int
 	maxArgs int
+	pubsub  bool
 }
 
 // commands lists the commands the server knows, the hottest first, since lookup
@@ -37,7 +44,8 @@ type commandSpec struct {
 var commands = [...]commandSpec{
 	{name: "get", id: cmdGet, arity: 2},
 	{name: "set", id: cmdSet, arity: -3},
-	{name: "ping", id: cmdPing, arity: -1, maxArgs: 2},
+	{name: "ping", id: cmdPing, arity: -1, maxArgs: 2, pubsub: true},
+	{name: "publish", id: cmdPublish, arity: 3},
 	{name: "incr", id: cmdIncr, arity: 2},
 	{name: "mset", id: cmdMSet, arity: -3},
 	{name: "mget", id: cmdMGet, arity: -2},
@@ -48,7 +56,11 @@ var commands = [...]commandSpec{
 	{name: "select", id: cmdSelect, arity: 2},
 	{name: "command", id: cmdCommand, arity: -1},
 	{name: "config", id: cmdConfig, arity: -2},
-	{name: "quit", id: cmdQuit, arity: -1},
+	{name: "quit", id: cmdQuit, arity: -1, pubsub: true},
+	{name: "subscribe", id: cmdSubscribe, arity: -2, pubsub: true},
+	{name: "unsubscribe", id: cmdUnsubscribe, arity: -1, pubsub: true},
+	{name: "psubscribe", id: cmdPSubscribe, arity: -2, pubsub: true},
+	{name: "punsubscribe", id: cmdPUnsubscribe, arity: -1, pubsub: true},
 }
 
 // lookup finds the command named name, in any case, without allocating.

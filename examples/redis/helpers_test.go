@@ -73,7 +73,7 @@ func startLoop(t testing.TB, id int, h transport.Handler) string {
 // startRedis serves one fresh server on one loop and returns it and its address.
 func startRedis(t testing.TB) (*server, string) {
 	t.Helper()
-	srv := newServer(newKeyspace(defaultStripes))
+	srv := newServer(newKeyspace(defaultStripes), defaultPubsubLimit)
 	return srv, startServer(t, 1, srv)[0]
 }
 

@@ -87,7 +87,7 @@ func trickle(t *testing.T, h *unreadWatcher, c *client, cmd string, between func
 // byte at each piece, scanned 68 times its size (quadratic in the size).
 func TestTrickledCommandIsNotParsedAgainFromItsStart(t *testing.T) {
 	scanned := countScans(t)
-	h := &unreadWatcher{server: newServer(newKeyspace(defaultStripes))}
+	h := &unreadWatcher{server: newServer(newKeyspace(defaultStripes), defaultPubsubLimit)}
 	addr := startServer(t, 1, h)[0]
 	cmd := bigMSet(trickledArgs)
 
@@ -118,7 +118,7 @@ func TestTrickledCommandIsNotParsedAgainFromItsStart(t *testing.T) {
 // PONG), and the big command is answered after. The PING latencies are logged,
 // not checked: they depend on the machine.
 func TestPingIsAnsweredWhileACommandTrickles(t *testing.T) {
-	h := &unreadWatcher{server: newServer(newKeyspace(defaultStripes))}
+	h := &unreadWatcher{server: newServer(newKeyspace(defaultStripes), defaultPubsubLimit)}
 	addr := startServer(t, 1, h)[0]
 	big, pinger := dial(t, addr), dial(t, addr)
 	pinger.do(mb("PING"), "+PONG\r\n")

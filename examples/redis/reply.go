@@ -76,6 +76,12 @@ func writeWrongArity(c *transport.Conn, name string) {
 	writeError(c, "ERR wrong number of arguments for '"+name+"' command")
 }
 
+// writeNotInSubscribedMode queues Redis 7's refusal of a command a conn with
+// subscriptions may not send.
+func writeNotInSubscribedMode(c *transport.Conn, name string) {
+	writeError(c, "ERR Can't execute '"+name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+}
+
 // quotedBudget is how many bytes of a client's own words an error quotes back, as
 // Redis does: enough to recognise them, not enough to make a huge reply.
 const quotedBudget = 128

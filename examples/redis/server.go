@@ -25,10 +25,13 @@ const outputBudget = 1 << 20
 // transport keeps for it.
 type server struct {
 	transport.BaseHandler
-	ks *keyspace
+	ks  *keyspace
+	hub *hub
 }
 
-func newServer(ks *keyspace) *server { return &server{ks: ks} }
+func newServer(ks *keyspace, pubsubLimit int) *server {
+	return &server{ks: ks, hub: newHub(pubsubLimit)}
+}
 
 // OnData answers every complete command in the input, in order; the transport
 // writes all the answers with one syscall when OnData returns. An incomplete
@@ -36,17 +39,32 @@ func newServer(ks *keyspace) *server { return &server{ks: ks} }
 // parsed, so that the next OnData resumes there when more arrives. A protocol
 // error is answered, then the connection is closed, as redis-server does. Once
 // outputBudget bytes of replies are queued, the commands still buffered wait
-// for the queue to drain (see OnWritable).
+// for the queue to drain (see OnWritable). What the commands published goes
+// to the subscribers' loops when it returns, one task per loop.
 func (s *server) OnData(c *transport.Conn) {
+	var pub *local
+	s.serve(c, &pub)
+	if pub != nil {
+		s.hub.flush(pub)
+	}
+}
+
+func (s *server) serve(c *transport.Conn, pub **local) {
 	var argv [stackArgs][]byte
 	var spanv [stackArgs]span
-	p, _ := c.Context().(*partial)
+	var p *partial
+	switch v := c.Context().(type) {
+	case *partial:
+		p = v
+	case *subscriber:
+		p = v.partial
+	}
 	for {
 		buf, _ := c.Peek(-1)
 		kept := p
 		args, n, err := readCommand(buf, &p, spanv[:0], argv[:0])
 		if p != kept {
-			c.SetContext(p) // the conn's first incomplete command
+			keepPartial(c, p) // the conn's first incomplete command
 		}
 		if err != nil {
 			writeProtocolError(c, err)
@@ -56,7 +74,7 @@ func (s *server) OnData(c *transport.Conn) {
 		if n == 0 {
 			return // nothing left, or part of a command: wait for the rest
 		}
-		quit := len(args) > 0 && s.exec(c, args)
+		quit := len(args) > 0 && s.exec(c, args, pub)
 		c.Discard(n)
 		if quit {
 			c.Close()
@@ -70,6 +88,20 @@ func (s *server) OnData(c *transport.Conn) {
 	}
 }
 
+// keepPartial puts the conn's partial in its Context, or in its subscriber.
+func keepPartial(c *transport.Conn, p *partial) {
+	if sub, ok := c.Context().(*subscriber); ok {
+		sub.partial = p
+		return
+	}
+	c.SetContext(p)
+}
+
+// OnClose ends the conn's subscriptions.
+func (s *server) OnClose(c *transport.Conn, err error) {
+	s.hub.forget(c)
+}
+
 // OnWritable runs once the replies OnData queued before pausing are all
 // written: ResumeRead hands the commands still buffered back to OnData at the
 // end of the round.
@@ -78,8 +110,9 @@ func (s *server) OnWritable(c *transport.Conn) {
 }
 
 // exec runs one command and queues its reply. It reports whether the connection
-// is to be closed once the reply is written (QUIT).
-func (s *server) exec(c *transport.Conn, args [][]byte) (quit bool) {
+// is to be closed once the reply is written (QUIT). A PUBLISH sets *pub to the
+// publisher's local, whose messages OnData hands on when it returns.
+func (s *server) exec(c *transport.Conn, args [][]byte, pub **local) (quit bool) {
 	cmd := lookup(args[0])
 	if cmd == nil {
 		writeUnknownCommand(c, args)
@@ -89,13 +122,33 @@ func (s *server) exec(c *transport.Conn, args [][]byte) (quit bool) {
 		writeWrongArity(c, cmd.name)
 		return false
 	}
+	if !cmd.pubsub && subscribed(c) {
+		writeNotInSubscribedMode(c, cmd.name)
+		return false
+	}
 	switch cmd.id {
+	case cmdPublish:
+		n, local := s.hub.publish(c, args[1], args[2])
+		*pub = local
+		writeInt(c, int64(n))
+	case cmdSubscribe:
+		s.hub.subscribe(c, channelKind, args[1:])
+	case cmdPSubscribe:
+		s.hub.subscribe(c, patternKind, args[1:])
+	case cmdUnsubscribe:
+		s.hub.unsubscribe(c, channelKind, args[1:])
+	case cmdPUnsubscribe:
+		s.hub.unsubscribe(c, patternKind, args[1:])
 	case cmdGet:
 		s.get(c, args)
 	case cmdSet:
 		s.set(c, args)
 	case cmdPing:
-		ping(c, args)
+		if subscribed(c) {
+			pingSubscribed(c, args)
+		} else {
+			ping(c, args)
+		}
 	case cmdIncr:
 		s.incr(c, args)
 	case cmdMSet:

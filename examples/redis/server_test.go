@@ -118,7 +118,7 @@ func (h *countingHandler) OnData(c *transport.Conn) {
 // waits for each byte to reach OnData before sending the next, so the parser
 // sees every prefix of every command; only the complete ones are answered.
 func TestCommandSplitByteByByteIsAnsweredOnce(t *testing.T) {
-	h := &countingHandler{server: newServer(newKeyspace(defaultStripes))}
+	h := &countingHandler{server: newServer(newKeyspace(defaultStripes), defaultPubsubLimit)}
 	addr := startServer(t, 1, h)[0]
 	c := dial(t, addr)
 	request := mb("SET", "key", "value") + mb("GET", "key") + "PING\r\n"
@@ -242,7 +242,7 @@ func TestQuitAnswersOKAndIgnoresWhatFollows(t *testing.T) {
 // client writes, the other loop's client reads, and counters incremented from
 // both loops at once lose no update.
 func TestKeyspaceIsSharedByAllLoops(t *testing.T) {
-	addrs := startServer(t, 2, newServer(newKeyspace(defaultStripes)))
+	addrs := startServer(t, 2, newServer(newKeyspace(defaultStripes), defaultPubsubLimit))
 	first, second := dial(t, addrs[0]), dial(t, addrs[1])
 	first.do(mb("SET", "shared", "from loop 0"), "+OK\r\n")
 	second.do(mb("GET", "shared"), bulk("from loop 0"))
@@ -307,7 +307,7 @@ func (h *queueWatcher) OnData(c *transport.Conn) {
 // KiB value in one write: the server must not queue all 50 MiB of replies at
 // once, and must still answer every command, in order, as the queue drains.
 func TestPipelinedBigRepliesWaitForTheQueueToDrain(t *testing.T) {
-	h := &queueWatcher{server: newServer(newKeyspace(defaultStripes))}
+	h := &queueWatcher{server: newServer(newKeyspace(defaultStripes), defaultPubsubLimit)}
 	c := dial(t, startServer(t, 1, h)[0])
 	value := strings.Repeat("v", 256<<10)
 	c.do(mb("SET", "big", value), "+OK\r\n")

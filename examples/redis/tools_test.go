@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +125,53 @@ func finalLines(out string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// TestRedisCLISubscribeSeesRedisBenchmarkPublishes runs `redis-cli subscribe`
+// as a subscriber, on the other loop from the publishers, and
+// `redis-benchmark -P 16 PUBLISH ch msg` against the server: the benchmark
+// reports its rate with no error, and redis-cli prints every message.
+func TestRedisCLISubscribeSeesRedisBenchmarkPublishes(t *testing.T) {
+	const n = 20000
+	cli, bench := tool(t, "redis-cli"), tool(t, "redis-benchmark")
+	addrs := startServer(t, 2, newServer(newKeyspace(defaultStripes), defaultPubsubLimit))
+	subHost, subPort := hostPort(t, addrs[0])
+	ctx, cancel := context.WithTimeout(context.Background(), toolWait)
+	defer cancel()
+	sub := exec.CommandContext(ctx, cli, "-h", subHost, "-p", subPort, "subscribe", "ch")
+	sub.WaitDelay = time.Second
+	out, err := sub.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); sub.Wait() }()
+	lines := bufio.NewScanner(out)
+	next := func() string {
+		if !lines.Scan() {
+			t.Fatalf("redis-cli subscribe ended: %v", lines.Err())
+		}
+		return lines.Text()
+	}
+	// redis-cli prints a push reply's elements one per line.
+	for _, want := range []string{"subscribe", "ch", "1"} {
+		if got := next(); got != want {
+			t.Fatalf("redis-cli subscribe printed %q, want %q", got, want)
+		}
+	}
+	host, port := hostPort(t, addrs[1])
+	report := runTool(t, bench, "-h", host, "-p", port, "-q", "-n", strconv.Itoa(n), "-P", "16", "PUBLISH", "ch", "msg")
+	t.Logf("redis-benchmark -P 16 PUBLISH ch msg:\n%s", finalLines(report))
+	if lower := strings.ToLower(report); strings.Contains(lower, "error") || !strings.Contains(report, "requests per second") {
+		t.Errorf("redis-benchmark did not report a clean rate:\n%s", report)
+	}
+	for i := range n {
+		for _, want := range []string{"message", "ch", "msg"} {
+			if got := next(); got != want {
+				t.Fatalf("message %d: redis-cli printed %q, want %q", i, got, want)
+			}
+		}
+	}
 }

@@ -117,3 +117,33 @@ func Recv[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
 		panic("unreachable")
 	}
 }
+
+// HeapPeak starts sampling the heap every millisecond, after a GC, and returns
+// a function that stops the sampling and returns by how much the heap in use
+// rose above where it started at its highest (in bytes, 0 if it never rose).
+// For tests that show memory stays bounded while a load runs.
+func HeapPeak() (stop func() int64) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	base := int64(m.HeapAlloc)
+	done, peak := make(chan struct{}), make(chan int64)
+	go func() {
+		var m runtime.MemStats
+		top := base
+		for {
+			runtime.ReadMemStats(&m)
+			top = max(top, int64(m.HeapAlloc))
+			select {
+			case <-done:
+				peak <- top - base
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		return <-peak
+	}
+}
