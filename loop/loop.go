@@ -279,6 +279,10 @@ func (l *Loop) monotonic() int64 { return int64(time.Since(l.epoch)) }
 // Running reports whether Run is driving the loop. Safe from any goroutine.
 func (l *Loop) Running() bool { return l.running.Load() }
 
+// Stopping reports whether Stop (or Close) was called: the loop runs at most
+// what is already queued before Run returns. Safe from any goroutine.
+func (l *Loop) Stopping() bool { return l.stopping.Load() }
+
 // InLoop reports whether the caller is the loop goroutine: the goroutine in Run, or
 // for a loop driven by hand, the first goroutine that called DispatchOnce. It costs
 // about a microsecond; hot paths should know where they are instead. Safe from any

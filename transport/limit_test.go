@@ -311,3 +311,34 @@ func TestSetMaxQueuedAppliesToThatConn(t *testing.T) {
 		t.Errorf("the other conn is %v, want open: the limit was that conn's alone", state)
 	}
 }
+
+// A loop that stops with AsyncWrites queued for a conn whose peer takes nothing
+// more does not copy them into the conn's queue on its way out (its last flush
+// could not write them): each fails with ErrClosed. A publisher far ahead of a
+// stalled peer made Close copy gigabytes and take seconds.
+func TestStoppingLoopQueuesNothingForAStalledConn(t *testing.T) {
+	l := startLoop(t, logLoopErrors(t))
+	c, _ := adoptedSocketpair(t, l, newRecordingHandler(), transport.Config{HighWater: -1})
+	onLoop(t, l, func() { c.Write(make([]byte, 8<<20)) }) // the kernel takes a part; the rest waits
+	var before, after int
+	onLoop(t, l, func() { before = c.Queued() })
+	if before == 0 {
+		t.Fatal("the kernel took 8 MiB: the test needs a stalled peer")
+	}
+	hold := make(chan struct{})
+	onLoopAsync(l, func() { <-hold })
+	tally := newAsyncTally()
+	for range 1000 {
+		tally.write(c, make([]byte, 1<<10))
+	}
+	onLoopAsync(l, func() { after = c.Queued() })
+	l.Stop()
+	close(hold)
+	tally.wait(t)
+	if after != before {
+		t.Errorf("the stopping loop queued %d more bytes for a stalled conn, want none", after-before)
+	}
+	if n := tally.failures(transport.ErrClosed); n != 1000 {
+		t.Errorf("%d of 1000 AsyncWrites failed with ErrClosed (written: %d bytes)", n, tally.written.Load())
+	}
+}

@@ -361,8 +361,16 @@ func refuse(err error, done func(error)) error {
 }
 
 // asyncWrite queues an AsyncWrite's p on the loop; p is counted in owed already.
+// On a stopping loop, a conn whose peer takes nothing more gets nothing more
+// queued: the loop's last flush could not write it, and a publisher that ran
+// ahead of a stalled peer would make Close copy all it sent (2.7 million 1 KiB
+// writes took Close 1.7 s; 4.6 million, 12.5 s).
 func (c *Conn) asyncWrite(p []byte, done func(error)) {
-	if err := c.writeAllowed(); err != nil {
+	err := c.writeAllowed()
+	if err == nil && c.flags&writeBlocked != 0 && c.l.Stopping() {
+		err = ErrClosed
+	}
+	if err != nil {
 		if c.state != Closed {
 			c.owed.Add(-int64(len(p))) // refused: it will not be written
 		}
