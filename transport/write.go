@@ -347,6 +347,7 @@ func (c *Conn) AsyncWrite(p []byte, done func(error)) error {
 		return refuse(ErrSlowConsumer, done)
 	}
 	if err := c.l.Submit(func() { c.asyncWrite(p, done) }); err != nil {
+		c.owed.Add(-int64(len(p)))
 		return refuse(ErrClosed, done)
 	}
 	return nil
