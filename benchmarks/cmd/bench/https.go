@@ -154,10 +154,7 @@ func runTLSIdle(ctx context.Context, cfg config, bin string, rep *report, cert h
 			if err != nil {
 				return err
 			}
-			rep.add("tls idle", set.load, s.Name, sample{
-				RPS: nan, P50: nan, P99: nan, CPU: nan, ReqPerCPU: nan, Syscalls: nan, CtxSwitches: nan, Errors: nan,
-				RSS: float64(res.RSSAfter), PerConn: res.PerConn, NewConns: nan, Resumes: nan, Cmd: res.Cmd,
-			})
+			rep.add("tls idle", set.load, s.Name, idleSample(res))
 			return nil
 		})
 		if err != nil {

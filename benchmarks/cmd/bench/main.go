@@ -1,9 +1,9 @@
 // Command bench is sycamore's load harness: it builds sycamore's examples and the
 // peer servers, starts them one at a time on loopback, drives each with wrk,
-// redis-benchmark and an idle-connection client, and prints one markdown table
-// per load with the ratios of sycamore to each peer. It also writes
-// results/latest.json, results/latest.md and results/latest.svg. The sections
-// (-only):
+// redis-benchmark, an idle-connection client or a pub/sub client, and prints
+// one markdown table per load with the ratios of sycamore to each peer. It
+// also writes results/latest.json, results/latest.md and results/latest.svg.
+// The sections (-only):
 //
 //   - http: sycamore's http example against net/http, fasthttp, netpoll, gnet,
 //     nbio's nbhttp and nginx, under wrk plain (at -t and at -t1) and 16-deep
@@ -25,6 +25,13 @@
 //     costs them (-idle-tls conns, each after a full handshake and one GET),
 //     and sycamore's echo example against net echo (a goroutine per conn,
 //     crypto/tls) with TLS (a full handshake and a 16-byte echo each).
+//   - fanout: sycamore's redis example against redis-server under PUBLISH to
+//     one channel (this harness's own client, internal/fanout; both servers
+//     disconnect a subscriber that owes 1 MiB): 10 reading and 20 non-reading
+//     subscribers with 4 publishers, then 1,000 reading subscribers with 2,
+//     each publisher -pipeline PUBLISH deep for -fanout-duration. Every
+//     reading subscriber must get every message in order, and in the first
+//     load every non-reading one must be disconnected, or the run fails.
 //
 // In the http and runtime sections, every load of a server's first round is
 // followed by a second, separate run of it under perf stat, which counts the
@@ -40,7 +47,8 @@
 // Quick mode also skips the warm-up and, in the http section, the counted runs
 // of all but the plain load: wrk runs whole seconds. In the https section it
 // runs the Connection: close load at -t only, counts sycamore's run only, and
-// holds 100 idle TLS conns.
+// holds 100 idle TLS conns. The fanout section publishes for 1 s a load and
+// runs redis-server too where it is installed.
 //
 // Tools it cannot find (wrk, redis-benchmark, redis-server, nginx, perf) are
 // reported, and what needs them is skipped; the rest is measured.
@@ -77,6 +85,8 @@ type config struct {
 	// each of its wrk runs.
 	idleTLS       int
 	httpsDuration time.Duration
+	// The fanout section: how long its publishers publish, each load.
+	fanoutDuration time.Duration
 }
 
 func main() {
@@ -104,13 +114,14 @@ func parseFlags() config {
 	flag.StringVar(&cfg.out, "out", "results", "directory for latest.json, latest.md and latest.svg")
 	flag.IntVar(&cfg.idleTLS, "idle-tls", 2000, "TLS connections the idle-memory client holds in the https section")
 	flag.DurationVar(&cfg.httpsDuration, "https-duration", 5*time.Second, "length of each wrk run of the https section")
-	flag.StringVar(&only, "only", "http,resp,runtime,idle,https", "sections to run: http, resp, runtime, idle, https (comma-separated)")
+	flag.DurationVar(&cfg.fanoutDuration, "fanout-duration", 5*time.Second, "how long the publishers of each fanout load publish")
+	flag.StringVar(&only, "only", "http,resp,runtime,idle,https,fanout", "sections to run: http, resp, runtime, idle, https, fanout (comma-separated)")
 	flag.Parse()
 	cfg.warmup = time.Second
 	if cfg.quick {
 		// No warm-up: wrk runs whole seconds, so even a short one costs 1 s a server.
 		cfg.duration, cfg.warmup, cfg.rounds, cfg.idle, cfg.redisN = time.Second, 0, 1, 1000, 20000
-		cfg.httpsDuration, cfg.idleTLS = time.Second, 100
+		cfg.httpsDuration, cfg.idleTLS, cfg.fanoutDuration = time.Second, 100, time.Second
 	}
 	cfg.sections = map[string]bool{}
 	for _, s := range splitComma(only) {
@@ -131,9 +142,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	rep := &report{Machine: harness.Machine(), Started: time.Now().UTC().Format(time.RFC3339), Quick: cfg.quick,
 		Settings: fmt.Sprintf("wrk -t%d (plain also -t1) -c%d -d%v, pipeline %d, %d round(s), -loops %d, %d idle conns, "+
-			"redis-benchmark -n %d (-c %d resp, -c %d runtime); https: wrk -c%d -d%v, %d idle TLS conns",
+			"redis-benchmark -n %d (-c %d resp, -c %d runtime); https: wrk -c%d -d%v, %d idle TLS conns; fanout: %v a load",
 			cfg.threads, cfg.conns, cfg.duration, cfg.depth, cfg.rounds, cfg.loops, cfg.idle, cfg.redisN, respClients, runtimeClients,
-			httpsConns, cfg.httpsDuration, cfg.idleTLS)}
+			httpsConns, cfg.httpsDuration, cfg.idleTLS, cfg.fanoutDuration)}
 	rep.Missing = missingTools()
 	if cfg.sections["http"] {
 		if err := runHTTP(ctx, cfg, bin, rep); err != nil {
@@ -157,6 +168,11 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if cfg.sections["https"] {
 		if err := runHTTPS(ctx, cfg, bin, rep); err != nil {
+			return err
+		}
+	}
+	if cfg.sections["fanout"] {
+		if err := runFanout(ctx, cfg, bin, rep); err != nil {
 			return err
 		}
 	}

@@ -15,7 +15,7 @@ func (r *report) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "- machine: %s\n- started: %s\n- settings: %s\n", r.Machine, r.Started, r.Settings)
 	if r.Quick {
 		fmt.Fprintf(b, "- quick mode: 1 s runs, no warm-up, one round, Go servers only, syscalls and ctx switches counted on http's plain load only "+
-			"(https: one load, counted for sycamore only) — a check that the harness works, not a result\n")
+			"(https: one load, counted for sycamore only; fanout: redis-server too) — a check that the harness works, not a result\n")
 	}
 	for _, m := range r.Missing {
 		fmt.Fprintf(b, "- not installed: %s\n", m)
@@ -36,12 +36,23 @@ func (r *report) markdown(b *strings.Builder) {
 			"so that no handshake resumes. new conns/req is the TCP conns accepted on the machine during the run per request (1: a conn per request); "+
 			"resumes TLS sessions says whether a second conn of a Go client with a session cache resumed\n")
 	}
+	if r.has("fanout") {
+		fmt.Fprintf(b, "- fanout: every subscriber is on one channel; the publishers pipeline PUBLISH (64-byte messages that name "+
+			"publisher and sequence number), and every reading subscriber got every message in order, checked. publishes/s is PUBLISH "+
+			"replies over the publishing time; delivered/s the messages all reading subscribers received, over the time until the last "+
+			"had every one; per CPU-s divides by the server's CPU time over both; peak RSS is the server's VmHWM, each load on a fresh "+
+			"server. Both servers disconnect a subscriber that owes 1 MiB (sycamore `-pubsub-limit 1048576`, redis-server "+
+			"`--client-output-buffer-limit 'pubsub 1048576 0 0'`). The clients share the server's cores, so delivered/s is bounded "+
+			"by how fast they read, too\n")
+	}
 	for _, sl := range r.loads() {
 		rows := sortedCopy(r.rowsOf(sl[0], sl[1]))
 		fmt.Fprintf(b, "\n### %s: %s\n\n", sl[0], sl[1])
 		switch {
 		case idleSection(sl[0]):
 			idleTable(b, rows)
+		case sl[0] == "fanout":
+			fanoutTable(b, rows)
 		case sl[0] == "https":
 			loadTable(b, rows, true)
 		default:
@@ -78,6 +89,27 @@ func loadTable(b *strings.Builder, rows []*row, withTLS bool) {
 			fmt.Fprintf(b, " %s | %s |", fixed(m.NewConns, 3), yesNo(m.Resumes))
 		}
 		b.WriteString("\n")
+	}
+}
+
+// fanoutTable writes the table of one fanout load. Every reading subscriber
+// gets every message, so delivered per CPU-s is publishes per CPU-s times the
+// readers, and one ratio serves both.
+func fanoutTable(b *strings.Builder, rows []*row) {
+	syc := sycamoreOf(rows)
+	fmt.Fprintf(b, "| server | publishes/s | delivered/s | server CPU s | publishes per CPU-s | delivered per CPU-s | peak RSS (VmHWM) | "+
+		"slow subscribers disconnected | sycamore ÷ it, publishes/s | sycamore ÷ it, delivered/s | sycamore ÷ it, per CPU-s |\n")
+	fmt.Fprintf(b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, x := range rows {
+		m, f := x.Median, x.Median.Fanout
+		rp, rd, rc := "–", "–", "–"
+		if syc != nil && x != syc {
+			rp, rd = ratio(syc.Median.RPS, m.RPS), ratio(syc.Median.Fanout.Delivered, f.Delivered)
+			rc = ratio(syc.Median.Fanout.DeliveredPerCPU, f.DeliveredPerCPU)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Server,
+			human(m.RPS), human(f.Delivered), fixed(m.CPU, 2), human(m.ReqPerCPU), human(f.DeliveredPerCPU),
+			bytes(m.RSS), fixed(f.Disconnected, 0), rp, rd, rc)
 	}
 }
 
@@ -130,6 +162,12 @@ func (r *report) chartGroups() []chart.Group {
 			continue
 		case "tls idle":
 			idle = append(idle, group("RSS per idle conn: "+sl[1], "bytes", rows, func(s sample) float64 { return s.PerConn }))
+			continue
+		case "fanout":
+			name := "fanout " + sl[1] + ": "
+			groups = append(groups, group(name+"publishes/s", "publishes/s", rows, func(s sample) float64 { return s.RPS }),
+				group(name+"delivered/s", "msgs/s", rows, func(s sample) float64 { return s.Fanout.Delivered }),
+				group(name+"delivered/CPU-s", "msgs/CPU-s", rows, func(s sample) float64 { return s.Fanout.DeliveredPerCPU }))
 			continue
 		}
 		// Three panels a load, so that each load is one row of the grid (two where

@@ -31,11 +31,39 @@ type sample struct {
 	// Resumes is 1 when the TLS server resumed a session (a second conn of a Go
 	// client with a session cache), 0 when it did not (https section only).
 	Resumes float64 `json:"tls_resumes"`
-	Cmd     string  `json:"cmd"`
+	// Fanout holds the fanout section's own figures; nil elsewhere.
+	Fanout *fanoutFigures `json:"fanout,omitempty"`
+	Cmd    string         `json:"cmd"`
+}
+
+// fanoutFigures are what the fanout section measures beside publishes per
+// second (RPS), publishes per server CPU-second (ReqPerCPU) and the peak RSS
+// (RSS).
+type fanoutFigures struct {
+	Delivered       float64 // messages the reading subscribers received per second, all together
+	DeliveredPerCPU float64 // the same per server CPU-second
+	// Disconnected is how many non-reading subscribers the server
+	// disconnected; NaN in a load without any.
+	Disconnected float64
 }
 
 // nan is the value of a figure that was not measured.
 var nan = math.NaN()
+
+// nanSample is a sample with every figure not measured, for a section that
+// fills in the few it measures.
+func nanSample() sample {
+	return sample{RPS: nan, P50: nan, P99: nan, CPU: nan, ReqPerCPU: nan, Syscalls: nan, CtxSwitches: nan,
+		RSS: nan, PerConn: nan, Errors: nan, NewConns: nan, Resumes: nan}
+}
+
+// idleSample is what an idle-conns measurement fills in: the RSS with the
+// conns open and the RSS each costs.
+func idleSample(res harness.IdleResult) sample {
+	s := nanSample()
+	s.RSS, s.PerConn, s.Cmd = float64(res.RSSAfter), res.PerConn, res.Cmd
+	return s
+}
 
 // measureWrk runs one wrk load (threads, depth) against p and measures the
 // server meanwhile: CPU time from /proc before and after, and RSS at the end.
@@ -195,6 +223,14 @@ func each(ctx context.Context, rounds int, servers []harness.Server, rep *report
 
 // brief is a one-line summary for the progress log.
 func (s sample) brief() string {
+	if f := s.Fanout; f != nil {
+		line := fmt.Sprintf("%.0f publishes/s, %.0f delivered/s, %.0f delivered per CPU-s, peak RSS %.1f MiB",
+			s.RPS, f.Delivered, f.DeliveredPerCPU, s.RSS/(1<<20))
+		if !math.IsNaN(f.Disconnected) {
+			line += fmt.Sprintf(", %.0f slow subscribers disconnected", f.Disconnected)
+		}
+		return line
+	}
 	if !math.IsNaN(s.PerConn) {
 		return fmt.Sprintf("%.0f B per idle conn", s.PerConn)
 	}
@@ -210,10 +246,17 @@ func (s sample) MarshalJSON() ([]byte, error) {
 		}
 		return x
 	}
-	return json.Marshal(map[string]any{
+	m := map[string]any{
 		"rps": v(s.RPS), "p50_ms": v(s.P50), "p99_ms": v(s.P99), "cpu_s": v(s.CPU),
 		"req_per_cpu": v(s.ReqPerCPU), "syscalls_per_req": v(s.Syscalls), "ctx_switches_per_req": v(s.CtxSwitches),
 		"rss_bytes": v(s.RSS), "rss_per_idle_conn": v(s.PerConn), "errors": v(s.Errors),
 		"new_conns_per_req": v(s.NewConns), "tls_resumes": v(s.Resumes), "cmd": s.Cmd,
-	})
+	}
+	if f := s.Fanout; f != nil {
+		// In the fanout section rps is publishes per second, req_per_cpu
+		// publishes per CPU-second and rss_bytes the peak RSS (VmHWM).
+		m["fanout"] = map[string]any{"delivered_per_s": v(f.Delivered), "delivered_per_cpu": v(f.DeliveredPerCPU),
+			"slow_subscribers_disconnected": v(f.Disconnected)}
+	}
+	return json.Marshal(m)
 }

@@ -96,6 +96,21 @@ func (r *report) medians() {
 		m.Errors = pick(func(s sample) float64 { return s.Errors })
 		m.NewConns = pick(func(s sample) float64 { return s.NewConns })
 		m.Resumes = pick(func(s sample) float64 { return s.Resumes })
+		if x.Samples[0].Fanout != nil {
+			fan := func(f func(*fanoutFigures) float64) float64 {
+				return pick(func(s sample) float64 {
+					if s.Fanout == nil {
+						return nan
+					}
+					return f(s.Fanout)
+				})
+			}
+			m.Fanout = &fanoutFigures{
+				Delivered:       fan(func(f *fanoutFigures) float64 { return f.Delivered }),
+				DeliveredPerCPU: fan(func(f *fanoutFigures) float64 { return f.DeliveredPerCPU }),
+				Disconnected:    fan(func(f *fanoutFigures) float64 { return f.Disconnected }),
+			}
+		}
 		x.Median = m
 	}
 }

@@ -63,14 +63,19 @@ const (
 	runtimeClients = 128
 )
 
-// runRESP measures sycamore's RESP example (2 loops) against redis-server with
-// redis-benchmark, one test at a time so that each gets its own CPU figure.
+// respLoops is the loops of sycamore's RESP example in the resp and fanout
+// sections.
+const respLoops = 2
+
+// runRESP measures sycamore's RESP example (respLoops loops) against
+// redis-server with redis-benchmark, one test at a time so that each gets its
+// own CPU figure.
 func runRESP(ctx context.Context, cfg config, bin string, rep *report) error {
 	if !harness.Have("redis-benchmark") {
 		rep.skip("resp", "redis-benchmark is not installed (apt-get install redis-tools)")
 		return nil
 	}
-	servers := []harness.Server{sycamore(bin, "redis", "resp", 2)}
+	servers := []harness.Server{sycamore(bin, "redis", "resp", respLoops)}
 	if rs, ok := harness.RedisServer(); ok && !cfg.quick {
 		servers = append(servers, rs)
 	}
@@ -123,10 +128,7 @@ func runIdle(ctx context.Context, cfg config, bin string, rep *report) error {
 		if err != nil {
 			return err
 		}
-		rep.add("idle", fmt.Sprintf("%d idle conns", cfg.idle), s.Name, sample{
-			RPS: nan, P50: nan, P99: nan, CPU: nan, ReqPerCPU: nan, Syscalls: nan, CtxSwitches: nan, Errors: nan,
-			RSS: float64(res.RSSAfter), PerConn: res.PerConn, NewConns: nan, Resumes: nan, Cmd: res.Cmd,
-		})
+		rep.add("idle", fmt.Sprintf("%d idle conns", cfg.idle), s.Name, idleSample(res))
 		return nil
 	})
 }

@@ -68,7 +68,7 @@ func IdleConnsTLS(ctx context.Context, addr string, n int, p *Proc, cfg *tls.Con
 
 func measureIdle(ctx context.Context, addr string, n int, p *Proc, cfg *tls.Config) (IdleResult, error) {
 	res := IdleResult{}
-	limit, err := raiseNoFile()
+	limit, err := RaiseNoFile()
 	if err != nil {
 		return res, err
 	}
@@ -119,9 +119,9 @@ func measureIdle(ctx context.Context, addr string, n int, p *Proc, cfg *tls.Conf
 	return res, nil
 }
 
-// raiseNoFile sets this process's soft RLIMIT_NOFILE to its hard limit and
+// RaiseNoFile sets this process's soft RLIMIT_NOFILE to its hard limit and
 // returns that limit.
-func raiseNoFile() (uint64, error) {
+func RaiseNoFile() (uint64, error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, fmt.Errorf("harness: getrlimit: %w", err)

@@ -37,6 +37,17 @@ type Server struct {
 	Setup func(dir, addr string) ([]string, error)
 }
 
+// Line returns s's command line as a shell would run it, for reports: the
+// binary by its base name (the harness builds into a temp dir), the words
+// {addr}, {host} and {port} as they are, and without what Setup adds.
+func (s Server) Line() string {
+	if len(s.Args) == 0 {
+		return ""
+	}
+	argv := append([]string{filepath.Base(s.Args[0])}, s.Args[1:]...)
+	return shellLine(s.Env, argv)
+}
+
 // Proc is a running server started by Start.
 type Proc struct {
 	Pid  int    // the server's pid, also its process group id

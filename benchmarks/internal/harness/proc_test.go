@@ -16,6 +16,14 @@ func TestExpandArgsReplacesAddrHostPort(t *testing.T) {
 	}
 }
 
+func TestServerLineNamesTheBinaryByBaseNameAndQuotes(t *testing.T) {
+	s := Server{Args: []string{"/usr/bin/redis-server", "--port", "{port}", "--save", "", "--client-output-buffer-limit", "pubsub 1mb 0 0"}}
+	want := "redis-server --port {port} --save '' --client-output-buffer-limit 'pubsub 1mb 0 0'"
+	if got := s.Line(); got != want {
+		t.Fatalf("Line = %q, want %q", got, want)
+	}
+}
+
 func TestSafeNameHasNoSlash(t *testing.T) {
 	if got := safeName("net/http echo"); got != "net-http-echo" {
 		t.Fatalf("safeName = %q", got)

@@ -49,21 +49,23 @@ func parseStat(b []byte) (procStat, error) {
 	return procStat{pid: pid, ppid: int(n[0]), pgrp: int(n[1]), ticks: n[2] + n[3]}, nil
 }
 
-// parseVmRSS returns VmRSS, in bytes, from the contents of /proc/PID/status.
-// A kernel thread or a zombie has no VmRSS line; that reads as 0.
-func parseVmRSS(b []byte) (int64, error) {
+// parseStatusKB returns the field of /proc/PID/status named field ("VmRSS",
+// "VmHWM"), in bytes. A kernel thread or a zombie has no such line; that
+// reads as 0.
+func parseStatusKB(b []byte, field string) (int64, error) {
+	prefix := []byte(field + ":")
 	for _, line := range bytes.Split(b, []byte("\n")) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		rest, ok := bytes.CutPrefix(line, prefix)
 		if !ok {
 			continue
 		}
 		f := bytes.Fields(rest)
 		if len(f) != 2 || string(f[1]) != "kB" {
-			return 0, fmt.Errorf("harness: malformed VmRSS line %q", line)
+			return 0, fmt.Errorf("harness: malformed %s line %q", field, line)
 		}
 		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("harness: malformed VmRSS line %q: %w", line, err)
+			return 0, fmt.Errorf("harness: malformed %s line %q: %w", field, line, err)
 		}
 		return kb << 10, nil
 	}
@@ -185,7 +187,19 @@ func (p *Proc) CPU() (time.Duration, error) {
 // descendants and process group members: the sum of their VmRSS lines in
 // /proc/PID/status. Pages shared between processes (nginx's workers share
 // the master's) are counted once per process, as ps and top count them.
-func (p *Proc) RSS() (int64, error) {
+func (p *Proc) RSS() (int64, error) { return p.sumStatus("VmRSS") }
+
+// PeakRSS is RSS at its highest so far: the sum of the VmHWM lines ("high
+// water mark"), each the most a process has held resident since it started.
+// The peaks of several processes need not have come at the same moment, so
+// for a server of more than one process the sum can exceed any RSS it ever
+// had at once. The kernel reads its RSS counters approximately (they are
+// per-CPU), so an RSS taken a moment before can exceed PeakRSS by a little.
+func (p *Proc) PeakRSS() (int64, error) { return p.sumStatus("VmHWM") }
+
+// sumStatus sums the field of /proc/PID/status named field, in bytes, over
+// the server's processes.
+func (p *Proc) sumStatus(field string) (int64, error) {
 	pids, err := p.Pids()
 	if err != nil {
 		return 0, err
@@ -199,11 +213,11 @@ func (p *Proc) RSS() (int64, error) {
 			}
 			continue // a worker exited since the walk
 		}
-		rss, err := parseVmRSS(b)
+		v, err := parseStatusKB(b, field)
 		if err != nil {
 			return 0, err
 		}
-		total += rss
+		total += v
 	}
 	return total, nil
 }

@@ -41,39 +41,42 @@ func TestParseStatRejectsTruncatedLine(t *testing.T) {
 	}
 }
 
-// A real /proc/PID/status excerpt.
+// A real /proc/PID/status excerpt, its VmHWM raised above VmRSS (as after a
+// peak) so that the two fields differ.
 const sampleStatus = `Name:	grep
 Pid:	20390
 PPid:	20387
 TracerPid:	0
 VmPeak:	    3776 kB
 VmSize:	    3760 kB
-VmHWM:	    2020 kB
+VmHWM:	    2048 kB
 VmRSS:	    2020 kB
 VmData:	     292 kB
 Threads:	1
 `
 
-func TestParseVmRSSReturnsBytes(t *testing.T) {
-	got, err := parseVmRSS([]byte(sampleStatus))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != 2020*1024 {
-		t.Fatalf("parseVmRSS = %d, want %d", got, 2020*1024)
+func TestParseStatusKBReturnsBytesOfTheNamedField(t *testing.T) {
+	for field, kb := range map[string]int64{"VmRSS": 2020, "VmHWM": 2048} {
+		got, err := parseStatusKB([]byte(sampleStatus), field)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != kb*1024 {
+			t.Errorf("parseStatusKB(%s) = %d, want %d", field, got, kb*1024)
+		}
 	}
 }
 
-func TestParseVmRSSOfKernelThreadIsZero(t *testing.T) {
-	got, err := parseVmRSS([]byte("Name:\tkthreadd\nPid:\t2\nThreads:\t1\n"))
+func TestParseStatusKBOfKernelThreadIsZero(t *testing.T) {
+	got, err := parseStatusKB([]byte("Name:\tkthreadd\nPid:\t2\nThreads:\t1\n"), "VmRSS")
 	if err != nil || got != 0 {
-		t.Fatalf("parseVmRSS = %d, %v; want 0, nil", got, err)
+		t.Fatalf("parseStatusKB = %d, %v; want 0, nil", got, err)
 	}
 }
 
-func TestParseVmRSSRejectsOtherUnits(t *testing.T) {
-	if _, err := parseVmRSS([]byte("VmRSS:\t12 MB\n")); err == nil {
-		t.Fatal("parseVmRSS accepted MB")
+func TestParseStatusKBRejectsOtherUnits(t *testing.T) {
+	if _, err := parseStatusKB([]byte("VmRSS:\t12 MB\n"), "VmRSS"); err == nil {
+		t.Fatal("parseStatusKB accepted MB")
 	}
 }
 
@@ -99,7 +102,7 @@ func TestFamilyOfExitedLeaderIsAnError(t *testing.T) {
 	}
 }
 
-func TestCPUAndRSSOfThisProcess(t *testing.T) {
+func TestCPURSSAndPeakRSSOfThisProcess(t *testing.T) {
 	p := &Proc{Pid: os.Getpid()}
 	deadline := time.Now().Add(200 * time.Millisecond)
 	for time.Now().Before(deadline) { // burn at least a few clock ticks
@@ -111,5 +114,11 @@ func TestCPUAndRSSOfThisProcess(t *testing.T) {
 	rss, err := p.RSS()
 	if err != nil || rss < 1<<20 {
 		t.Fatalf("RSS = %d, %v; want at least 1 MiB", rss, err)
+	}
+	// Not peak >= rss: the kernel's RSS counters are per-CPU and read
+	// approximately, so a VmRSS read earlier can exceed VmHWM by a little.
+	peak, err := p.PeakRSS()
+	if err != nil || peak < 1<<20 {
+		t.Fatalf("PeakRSS = %d, %v; want at least 1 MiB", peak, err)
 	}
 }
