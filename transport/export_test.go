@@ -38,3 +38,12 @@ func SetHandshakeInputPause(t interface{ Cleanup(func()) }, n int) {
 	handshakeInputPause = n
 	t.Cleanup(func() { handshakeInputPause = old })
 }
+
+// QueueCap is the capacity of the conn's write-queue buffer (0 without one).
+// Loop goroutine only.
+func QueueCap(c *Conn) int {
+	if c.out == nil {
+		return 0
+	}
+	return cap(*c.out)
+}

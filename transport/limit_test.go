@@ -342,3 +342,29 @@ func TestStoppingLoopQueuesNothingForAStalledConn(t *testing.T) {
 		t.Errorf("%d of 1000 AsyncWrites failed with ErrClosed (written: %d bytes)", n, tally.written.Load())
 	}
 }
+
+// A queue near its conn's output limit grows to the limit and then by a
+// quarter of it, not by doubling: the buffer of a conn about to be closed for
+// its limit is not twice the limit.
+func TestQueueNearItsLimitDoesNotDouble(t *testing.T) {
+	const limit = 1 << 20
+	l := startLoop(t, logLoopErrors(t))
+	h := newRecordingHandler()
+	c, _ := adoptedSocketpair(t, l, h, transport.Config{MaxQueued: limit, HighWater: -1})
+	var caps []int
+	onLoop(t, l, func() { // one task, so no flush runs between the writes
+		msg := make([]byte, 1<<10)
+		for range (limit + limit/2) / len(msg) {
+			c.Write(msg)
+			if n := transport.QueueCap(c); len(caps) == 0 || caps[len(caps)-1] != n {
+				caps = append(caps, n)
+			}
+		}
+	})
+	if err := h.waitClosed(t).err; !errors.Is(err, transport.ErrSlowConsumer) {
+		t.Errorf("OnClose(%v), want ErrSlowConsumer", err)
+	}
+	if top := caps[len(caps)-1]; top > limit+limit/2+limit/4 {
+		t.Errorf("the queue's buffer grew through %v bytes, past 1.75 times the limit", caps)
+	}
+}

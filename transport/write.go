@@ -77,7 +77,22 @@ func (c *Conn) reserve(n int) {
 		c.setOutStart(0)
 		return
 	}
-	nb := bufpool.Get(max(len(buf)-off+n, 2*cap(buf)))
+	need := len(buf) - off + n
+	var nb *[]byte
+	if limit := c.lim.Load().maxQueued; limit > 0 && 2*cap(buf) > limit {
+		// Near its output limit a queue grows to the limit, then by a quarter
+		// of it at a time, not by doubling: past the limit the conn is closed
+		// at the round's end unless the kernel takes some, so a doubled buffer
+		// would mostly be room for nothing.
+		size := limit
+		if need > limit {
+			size = need + limit/4
+		}
+		b := make([]byte, 0, size)
+		nb = &b
+	} else {
+		nb = bufpool.Get(max(need, 2*cap(buf)))
+	}
 	*nb = append(*nb, buf[off:]...)
 	bufpool.Put(c.out)
 	c.out = nb
