@@ -164,7 +164,8 @@ func (r *report) chartGroups() []chart.Group {
 			idle = append(idle, group("RSS per idle conn: "+sl[1], "bytes", rows, func(s sample) float64 { return s.PerConn }))
 			continue
 		case "fanout":
-			name := "fanout " + sl[1] + ": "
+			load, _, _ := strings.Cut(sl[1], " (") // the table says who reads; a panel's title has no room
+			name := "fanout " + load + ": "
 			groups = append(groups, group(name+"publishes/s", "publishes/s", rows, func(s sample) float64 { return s.RPS }),
 				group(name+"delivered/s", "msgs/s", rows, func(s sample) float64 { return s.Fanout.Delivered }),
 				group(name+"delivered/CPU-s", "msgs/CPU-s", rows, func(s sample) float64 { return s.Fanout.DeliveredPerCPU }))
