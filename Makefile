@@ -35,13 +35,14 @@ bench-tools:
 	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools curl:curl openssl:openssl \
 		redis-server:redis-server nginx:nginx-light
 
-# The full run (about 21 minutes on 2 cores): the http section (sycamore,
+# The full run (about 22 minutes on 2 cores): the http section (sycamore,
 # net/http, fasthttp, netpoll, gnet, nbio's nbhttp, nginx: wrk plain at -t2 and
 # -t1, pipelined at -t2), resp (redis-server), runtime (the echo servers of
 # sycamore, gnet, nbio, netpoll and net under redis-benchmark ping_mbulk), idle,
-# and https (sycamore, net/http, fasthttp and nbhttp over TLS: keep-alive,
-# a new conn per request, full TLS 1.2 handshakes, RSS per idle TLS conn);
-# tables on stdout, and benchmarks/results/latest.{json,md,svg}.
+# https (sycamore, net/http, fasthttp and nbhttp over TLS: keep-alive,
+# a new conn per request, full TLS 1.2 handshakes, RSS per idle TLS conn),
+# and fanout (PUBLISH to slow and to 1,000 subscribers against redis-server,
+# about a minute); tables on stdout, and benchmarks/results/latest.{json,md,svg}.
 # One section alone: cd benchmarks && go run ./cmd/bench -only https
 bench: bench-tools
 	cd benchmarks && $(GO) run ./cmd/bench
