@@ -333,10 +333,12 @@ func TestStoppingLoopQueuesNothingForAStalledConn(t *testing.T) {
 	for range 1000 {
 		tally.write(c, make([]byte, 1<<10))
 	}
-	onLoopAsync(l, func() { after = c.Queued() })
+	queued := make(chan int, 1)
+	onLoopAsync(l, func() { queued <- c.Queued() })
 	l.Stop()
 	close(hold)
 	tally.wait(t)
+	after = testutil.Recv(t, queued, waitFor, "the queue's size after the AsyncWrites")
 	if after != before {
 		t.Errorf("the stopping loop queued %d more bytes for a stalled conn, want none", after-before)
 	}
