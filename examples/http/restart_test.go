@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,12 +124,11 @@ func TestRestartUnderLoadLosesNoRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	load := exec.CommandContext(ctx, wrk, "-t2", "-c64", "-d12s", "http://127.0.0.1:"+p+"/plaintext")
-	out, _ := load.StdoutPipe()
+	var out bytes.Buffer // wrk's report, and what it says on stderr when it cannot run
+	load.Stdout, load.Stderr = &out, &out
 	if err := load.Start(); err != nil {
 		t.Fatal(err)
 	}
-	report := make(chan string, 1)
-	go func() { b, _ := io.ReadAll(out); report <- string(b) }()
 
 	pids := []int{srv.Process.Pid}
 	for i := range 3 {
@@ -147,9 +146,9 @@ func TestRestartUnderLoadLosesNoRequest(t *testing.T) {
 		}
 		pids = append(pids, readPid(pidfile))
 	}
-	load.Wait()
-	r := <-report
-	t.Logf("wrk:\n%s", r)
+	waitErr := load.Wait()
+	r := out.String()
+	t.Logf("wrk (%v):\n%s", waitErr, r)
 	if strings.Contains(r, "Socket errors") || strings.Contains(r, "Non-2xx") {
 		t.Fatalf("wrk saw errors across %d restarts (pids %v):\n%s", 3, pids, r)
 	}
