@@ -131,8 +131,10 @@ func (c *Conn) markOwed(bits int64) bool {
 
 // SetMaxQueued sets the conn's hard output limit (Config.MaxQueued) from now on:
 // a server may give one class of its conns a limit of its own, as Redis does its
-// pubsub clients. n is checked at once against what the conn owes; 0 removes the
-// limit. Loop goroutine only.
+// pubsub clients. 0 removes the limit. What the conn owes is checked against n
+// at once, or, inside one of the conn's callbacks, when it returns; a conn
+// closed by that check makes SetMaxQueued return ErrSlowConsumer. Loop
+// goroutine only.
 func (c *Conn) SetMaxQueued(n int) error {
 	c.checkOwner("transport.Conn.SetMaxQueued")
 	if c.state == Closed {
@@ -147,8 +149,18 @@ func (c *Conn) SetMaxQueued(n int) error {
 	c.lim.Store(limitsOf(&cfg))
 	if !c.reg.InCallback() {
 		c.settle()
+		if c.state == Closed {
+			return owedErr(c.owed.Load())
+		}
 	}
 	return nil
+}
+
+// MaxQueued returns the conn's hard output limit: Config.MaxQueued, or what
+// SetMaxQueued set last. Loop goroutine only.
+func (c *Conn) MaxQueued() int {
+	c.checkOwner("transport.Conn.MaxQueued")
+	return c.lim.Load().maxQueued
 }
 
 // softLimit is a conn's soft-limit clock, kept in connExtra once it is needed.

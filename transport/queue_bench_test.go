@@ -19,12 +19,18 @@ import (
 func BenchmarkWriteQueueSlowReader(b *testing.B) {
 	for _, queue := range []int{64 << 10, 16 << 20, 64 << 20} {
 		b.Run(fmt.Sprintf("queue=%dKiB", queue>>10), func(b *testing.B) {
-			benchSlowReaderQueue(b, queue)
+			benchSlowReaderQueue(b, queue, transport.Config{HighWater: -1})
 		})
 	}
+	// A reader that keeps up just under its conn's output limit (Redis's 32 MiB
+	// for pubsub clients): the buffer stops growing at one and a half times
+	// the limit, and a byte must still cost what it costs without one.
+	b.Run("queue=28MiB,MaxQueued=32MiB", func(b *testing.B) {
+		benchSlowReaderQueue(b, 28<<20, transport.Config{HighWater: -1, MaxQueued: 32 << 20})
+	})
 }
 
-func benchSlowReaderQueue(b *testing.B, queue int) {
+func benchSlowReaderQueue(b *testing.B, queue int, cfg transport.Config) {
 	const chunk, step = 1 << 10, 64 << 10
 	watched, take := newWatchedFd(), 0
 	interceptIO(b, &sys.Write, watched, func(_ ioFunc, _ int, p []byte) (int, error) {
@@ -34,7 +40,7 @@ func benchSlowReaderQueue(b *testing.B, queue int) {
 		return min(take, len(p)), nil
 	})
 	l := startLoop(b, logLoopErrors(b))
-	c, _ := adoptedSocketpair(b, l, transport.BaseHandler{}, transport.Config{HighWater: -1})
+	c, _ := adoptedSocketpair(b, l, transport.BaseHandler{}, cfg)
 	watched.Store(int64(c.Fd()))
 	msg := make([]byte, chunk)
 	onLoop(b, l, func() {

@@ -105,9 +105,11 @@ type Config struct {
 	// way to the loop included, that the kernel has not taken. A conn beyond it
 	// is closed at once with a reset and ErrSlowConsumer: its queue is dropped,
 	// OnClose and every waiting AsyncWrite callback get ErrSlowConsumer, and
-	// AsyncWrite returns it without queueing anything. A handler's own writes are
-	// checked after the flush that follows its callback, so only what the kernel
-	// does not take counts. 0: no limit.
+	// AsyncWrite returns it without queueing anything. On the loop the limit is
+	// checked after the flush that follows a callback, so a handler's own reply
+	// counts only for what the kernel does not take; AsyncWrite checks at once,
+	// from its goroutine, against all the conn owes, a reply the handler has
+	// queued and not yet flushed included. 0: no limit.
 	MaxQueued int
 	// SoftMaxQueued and SoftMaxQueuedFor are the soft limit (Redis's
 	// client-output-buffer-limit soft limit and seconds): a conn that owes more

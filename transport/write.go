@@ -62,6 +62,12 @@ func (c *Conn) writeAllowed() error {
 // of times, however long the queue. (Sliding whenever the written prefix made
 // room cost a move of the whole queue per write once a slow reader kept it just
 // under the buffer's size.)
+//
+// A conn with an output limit grows its buffer to at most one and a half times
+// the limit, then by a quarter of what it needs: past the limit it is closed at
+// the round's end unless the kernel takes some, so a doubled buffer would mostly
+// be room for nothing. A queue that cannot grow slides; under the cap it leaves
+// room for at least half the limit, so a byte still moves at most twice.
 func (c *Conn) reserve(n int) {
 	if c.out == nil {
 		c.out = bufpool.Get(n)
@@ -72,31 +78,33 @@ func (c *Conn) reserve(n int) {
 		return
 	}
 	off := c.outStart()
-	if live := len(buf) - off; live+n <= cap(buf)/2 || live == 0 && n <= cap(buf) {
+	live := len(buf) - off
+	need := live + n
+	size := max(need, 2*cap(buf))
+	if limit := c.lim.Load().maxQueued; limit > 0 {
+		size = min(size, max(need+need/4, limit+limit/2))
+	}
+	if need <= cap(buf)/2 || live == 0 && n <= cap(buf) || size <= cap(buf) {
 		*c.out = buf[:copy(buf, buf[off:])]
 		c.setOutStart(0)
 		return
 	}
-	need := len(buf) - off + n
-	var nb *[]byte
-	if limit := c.lim.Load().maxQueued; limit > 0 && 2*cap(buf) > limit {
-		// Near its output limit a queue grows to the limit, then by a quarter
-		// of it at a time, not by doubling: past the limit the conn is closed
-		// at the round's end unless the kernel takes some, so a doubled buffer
-		// would mostly be room for nothing.
-		size := limit
-		if need > limit {
-			size = need + limit/4
-		}
-		b := make([]byte, 0, size)
-		nb = &b
-	} else {
-		nb = bufpool.Get(max(need, 2*cap(buf)))
-	}
+	nb := queueBuffer(size)
 	*nb = append(*nb, buf[off:]...)
 	bufpool.Put(c.out)
 	c.out = nb
 	c.setOutStart(0)
+}
+
+// queueBuffer returns an empty buffer of capacity size: from the pool when size
+// is one of its classes, made to measure otherwise (the pool would round it up
+// to the next power of two).
+func queueBuffer(size int) *[]byte {
+	if size&(size-1) == 0 {
+		return bufpool.Get(size)
+	}
+	b := make([]byte, 0, size)
+	return &b
 }
 
 // outStart is where the unwritten part of the write queue begins.
@@ -168,6 +176,9 @@ func (c *Conn) Flush() error {
 	}
 	if !c.reg.InCallback() {
 		c.afterWrite()
+		if c.state == Closed {
+			return owedErr(c.owed.Load()) // closed for its output limit
+		}
 		c.syncInterest()
 	}
 	return nil
@@ -356,6 +367,7 @@ func (c *Conn) AsyncWrite(p []byte, done func(error)) error {
 		return refuse(owedErr(owed), done)
 	}
 	if limit := c.lim.Load().maxQueued; limit > 0 && owed&owedBytes > int64(limit) {
+		c.owed.Add(-int64(len(p))) // refused: Pending does not count it
 		if c.markOwed(owedSlow) {
 			c.l.Submit(c.slowConsumer) // a stopped loop has closed the conn anyway
 		}

@@ -9,8 +9,8 @@
 // PUNSUBSCRIBE (glob patterns as Redis's), with Redis's RESP2 push replies and
 // PING in subscribed mode. A subscriber that owes more than -pubsub-limit bytes
 // (32 MiB by default, Redis's hard limit for pubsub clients) is disconnected, so
-// one that stops reading cannot grow the server's memory; pubsub.go explains how
-// messages cross the loops. Requests may be multibulk (what clients send) or
+// what one that stops reading costs the server is bounded by the limit;
+// pubsub.go explains how messages cross the loops. Requests may be multibulk (what clients send) or
 // inline (what telnet sends), and pipelined: every complete command in a read is
 // answered, in order, with one write. A command that arrives in pieces is parsed
 // as they arrive, each going on from where the last stopped, so a big MSET sent

@@ -17,13 +17,17 @@ const defaultPubsubLimit = 32 << 20
 // takes no lock; the hub keeps only how many subscribers each channel and
 // pattern has on each loop, which tells PUBLISH where to send and what to
 // answer. A publisher's messages are gathered per target loop while its OnData
-// runs and handed over as one task per loop when it returns: a pipeline of 16
-// PUBLISHes to subscribers on 2 loops costs 2 tasks, not 16 per subscriber.
+// runs and handed over when it returns: written at once to the subscribers on
+// the publisher's own loop, and in one task to each other loop with
+// subscribers. A pipeline of 16 PUBLISHes to subscribers on two loops costs one
+// task, not 16 per subscriber.
 //
 // Messages from one publisher reach every subscriber in the order they were
-// published. Unlike Redis, which runs every command on one thread, messages
-// from publishers on different loops may interleave differently for
-// subscribers on different loops.
+// published. Unlike Redis, which runs every command on one thread, the loops
+// run side by side: messages from publishers on different loops may interleave
+// differently for subscribers on different loops, and PUBLISH counts the
+// subscribers when it runs, so one that unsubscribes on its own loop before the
+// message arrives there is counted and does not get it.
 type hub struct {
 	limit int // the output limit of a conn while it has subscriptions; 0: none
 
@@ -66,6 +70,7 @@ type subscriber struct {
 	partial  *partial // the conn's parse state (see partial.go)
 	channels map[string]struct{}
 	patterns map[string]struct{}
+	limit    int // the conn's own output limit, given back when it has no subscription left
 }
 
 func (s *subscriber) count() int { return len(s.channels) + len(s.patterns) }
@@ -135,7 +140,13 @@ func (h *hub) subscribe(c *transport.Conn, k kind, names [][]byte) {
 	s := subscriberOf(c)
 	loc := h.localOf(c.Loop())
 	if s.count() == 0 && h.limit > 0 {
-		c.SetMaxQueued(h.limit)
+		s.limit = c.MaxQueued()
+		if err := c.SetMaxQueued(h.limit); err != nil {
+			// The conn's own limits contradict the pubsub limit (a soft limit
+			// above it), or it is over it already: no subscription.
+			writeError(c, "ERR "+err.Error())
+			return
+		}
 	}
 	mine, lists := sets(k, s, loc)
 	for _, name := range names {
@@ -215,7 +226,7 @@ func (h *hub) drop(c *transport.Conn, k kind, s *subscriber, name string) {
 	}
 	h.count(k, loc, name, -1)
 	if s.count() == 0 && h.limit > 0 && c.State() != transport.Closed {
-		c.SetMaxQueued(0)
+		c.SetMaxQueued(s.limit) // a limit it had before; valid, since it had it
 	}
 }
 

@@ -319,3 +319,36 @@ func TestSubscribersThatDoNotReadAreDisconnectedAtTheLimit(t *testing.T) {
 		t.Logf("heap peak +%d KiB; %d KiB published", grew>>10, sent>>10)
 	}
 }
+
+// limitWatcher records each conn's output limit after every OnData.
+type limitWatcher struct {
+	*server
+	limits chan int
+}
+
+func (h *limitWatcher) OnData(c *transport.Conn) {
+	h.server.OnData(c)
+	h.limits <- c.MaxQueued()
+}
+
+// A conn with subscriptions has the pubsub limit; its last UNSUBSCRIBE gives it
+// back the limit it had.
+func TestSubscriptionsCarryThePubsubLimit(t *testing.T) {
+	const limit = 1 << 20
+	h := &limitWatcher{server: newServer(newKeyspace(defaultStripes), limit), limits: make(chan int, 16)}
+	c := dial(t, startServer(t, 1, h)[0])
+	for _, step := range []struct {
+		request, reply string
+		limit          int
+	}{
+		{mb("SUBSCRIBE", "a"), subscription("subscribe", "a", 1), limit},
+		{mb("PSUBSCRIBE", "b*"), subscription("psubscribe", "b*", 2), limit},
+		{mb("UNSUBSCRIBE"), subscription("unsubscribe", "a", 1), limit},
+		{mb("PUNSUBSCRIBE"), subscription("punsubscribe", "b*", 0), 0},
+	} {
+		c.do(step.request, step.reply)
+		if got := testutil.Recv(t, h.limits, testWait, "OnData"); got != step.limit {
+			t.Errorf("after %q the conn's limit is %d, want %d", step.request, got, step.limit)
+		}
+	}
+}
