@@ -46,13 +46,18 @@ func TestChartGroupsLeaveOutPanelsOfNothingMeasured(t *testing.T) {
 	r := &report{}
 	r.add("runtime", "echo -P 1", "sycamore", sample{RPS: 1, ReqPerCPU: 1, CtxSwitches: 0.2, P50: nan, P99: nan, CPU: 1, Syscalls: nan, RSS: nan, PerConn: nan, Errors: nan})
 	r.add("resp", "GET -P 1", "sycamore", sample{RPS: 1, ReqPerCPU: 1, CtxSwitches: nan, P50: nan, P99: nan, CPU: 1, Syscalls: nan, RSS: nan, PerConn: nan, Errors: nan})
+	wantPanels(t, r, "runtime echo -P 1: req/s", "runtime echo -P 1: req/CPU-s", "runtime echo -P 1: ctx switches/req",
+		"resp GET -P 1: req/s", "resp GET -P 1: req/CPU-s")
+}
+
+// wantPanels takes r's medians and checks the titles of its chart's panels.
+func wantPanels(t *testing.T, r *report, want ...string) {
+	t.Helper()
 	r.medians()
 	var titles []string
 	for _, g := range r.chartGroups() {
 		titles = append(titles, g.Title)
 	}
-	want := []string{"runtime echo -P 1: req/s", "runtime echo -P 1: req/CPU-s", "runtime echo -P 1: ctx switches/req",
-		"resp GET -P 1: req/s", "resp GET -P 1: req/CPU-s"}
 	if strings.Join(titles, "|") != strings.Join(want, "|") {
 		t.Errorf("chart panels %q, want %q", titles, want)
 	}
@@ -115,16 +120,8 @@ func TestChartGroupsPutIdlePanelsLast(t *testing.T) {
 	r.add("idle", "10000 idle conns", "sycamore", idle)
 	r.add("https", "keep-alive", "sycamore", sample{RPS: 1, ReqPerCPU: 1, CtxSwitches: 0.1})
 	r.add("tls idle", "2000 idle TLS conns, echo", "sycamore", idle)
-	r.medians()
-	var titles []string
-	for _, g := range r.chartGroups() {
-		titles = append(titles, g.Title)
-	}
-	want := []string{"https keep-alive: req/s", "https keep-alive: req/CPU-s", "https keep-alive: ctx switches/req",
-		"RSS per idle conn", "RSS per idle conn: 2000 idle TLS conns, echo"}
-	if strings.Join(titles, "|") != strings.Join(want, "|") {
-		t.Errorf("chart panels %q, want %q", titles, want)
-	}
+	wantPanels(t, r, "https keep-alive: req/s", "https keep-alive: req/CPU-s", "https keep-alive: ctx switches/req",
+		"RSS per idle conn", "RSS per idle conn: 2000 idle TLS conns, echo")
 }
 
 func TestFanoutLoadsTakeDepthAndDuration(t *testing.T) {
