@@ -105,6 +105,7 @@ func (e *Engine) closeListeners() {
 	for _, ln := range lns {
 		ln.Close()
 	}
+	e.closePackets()
 }
 
 // drain has every loop close its conns as they go idle, and waits until all have

@@ -146,11 +146,17 @@ func (e *Engine) listenPerLoop(network, address string, handlers []transport.Han
 // boundAddress replaces a 0 port in address with the one the kernel bound.
 func boundAddress(address string, bound net.Addr) string {
 	host, port, err := net.SplitHostPort(address)
-	tcp, ok := bound.(*net.TCPAddr)
-	if err != nil || !ok || (port != "0" && port != "") {
+	var boundPort int
+	switch a := bound.(type) {
+	case *net.TCPAddr:
+		boundPort = a.Port
+	case *net.UDPAddr:
+		boundPort = a.Port
+	}
+	if err != nil || boundPort == 0 || (port != "0" && port != "") {
 		return address
 	}
-	return net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+	return net.JoinHostPort(host, fmt.Sprint(boundPort))
 }
 
 // newAcceptor makes the acceptor loop (never pinned) and, if the engine runs

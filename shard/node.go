@@ -21,8 +21,9 @@ type node struct {
 	id int
 	l  *loop.Loop
 
-	count    connCounts   // read by the balancer and Stats from any goroutine
-	inFlight atomic.Int64 // offloads whose done has not run yet
+	count    connCounts              // read by the balancer and Stats from any goroutine
+	inFlight atomic.Int64            // offloads whose done has not run yet
+	packets  []*transport.PacketConn // ListenPacket's sockets on this loop; guarded by e.mu
 
 	// The inbox of accepted fds on their way to this loop (see handoff); spare
 	// is the previous batch's slice, kept for reuse.

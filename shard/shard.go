@@ -91,6 +91,9 @@ type Options struct {
 	// Conn configures every conn the engine accepts or dials. Its TLS, when set,
 	// makes the listeners serve TLS (Dial leaves it out; see DialConfig).
 	Conn transport.Config
+	// Packet configures the datagram sockets of ListenPacket (ReusePort is
+	// set for udp).
+	Packet transport.PacketConfig
 	// Logger receives the engine's and the loops' logs; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxConns caps the open conns of the whole engine: a conn accepted above it
@@ -149,6 +152,9 @@ func (o *Options) validate() error {
 	}
 	if err := o.Conn.Validate(); err != nil {
 		return fmt.Errorf("shard: Options.Conn: %w", err)
+	}
+	if err := o.Packet.Validate(); err != nil {
+		return fmt.Errorf("shard: Options.Packet: %w", err)
 	}
 	return nil
 }

@@ -21,6 +21,10 @@ type LoopStats struct {
 	Tasks            uint64        // submitted tasks run (hand-offs and offload completions among them)
 	OffloadsInFlight int           // Offloads whose done has not run yet
 	LongestDispatch  time.Duration // the longest single round's dispatch
+	// The datagram sockets of ListenPacket: datagrams and their bytes in and
+	// out, datagrams not sent (refused by the kernel or a full queue), and
+	// datagrams larger than PacketConfig.MaxPacket, delivered cut.
+	PacketsIn, PacketsOut, PacketBytesIn, PacketBytesOut, PacketsDropped, PacketsTruncated uint64
 }
 
 // Stats is a snapshot of the engine's counters: one entry per loop, the
@@ -42,6 +46,7 @@ func (e *Engine) Stats() Stats {
 		ls.Closed = n.count.closed.Load()
 		ls.Refused = n.count.refused.Load()
 		ls.OffloadsInFlight = int(n.inFlight.Load())
+		n.packetStats(&ls)
 		st.Loops[i] = ls
 		st.Total.add(ls)
 	}
@@ -77,5 +82,11 @@ func (t *LoopStats) add(s LoopStats) {
 	t.Wakeups += s.Wakeups
 	t.Tasks += s.Tasks
 	t.OffloadsInFlight += s.OffloadsInFlight
+	t.PacketsIn += s.PacketsIn
+	t.PacketsOut += s.PacketsOut
+	t.PacketBytesIn += s.PacketBytesIn
+	t.PacketBytesOut += s.PacketBytesOut
+	t.PacketsDropped += s.PacketsDropped
+	t.PacketsTruncated += s.PacketsTruncated
 	t.LongestDispatch = max(t.LongestDispatch, s.LongestDispatch)
 }

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -50,10 +49,8 @@ type Listener struct {
 	// in the copy). Guarded by mu until closed is set.
 	unixPath string
 
-	mu       sync.Mutex // guards closed and l against Close from other goroutines
-	closed   bool
-	l        *loop.Loop
-	accepted func(fd int, remote netip.AddrPort)
+	loopCloser // closed and the serving loop l, guarded by mu
+	accepted   func(fd int, remote netip.AddrPort)
 
 	// spare is an fd held in reserve for EMFILE: released, it lets the listener
 	// accept and close the pending connections instead of spinning on them.
@@ -213,9 +210,7 @@ func (t *listenTarget) HandleEvent(poller.Event) { (*Listener)(t).acceptAll() }
 // accept callback, closes the listener.
 func (t *listenTarget) Finalize(error) {
 	ln := (*Listener)(t)
-	ln.mu.Lock()
-	ln.closed = true
-	ln.mu.Unlock()
+	ln.markClosed()
 	ln.closeNow()
 }
 
@@ -323,26 +318,7 @@ func releaseSpare(fd *int) {
 // called from another goroutine, the close is handed to the loop and Close waits
 // for it, so no connection is accepted after Close returns. Safe from any
 // goroutine.
-func (ln *Listener) Close() error {
-	ln.mu.Lock()
-	if ln.closed {
-		ln.mu.Unlock()
-		return ErrClosed
-	}
-	ln.closed = true
-	l := ln.l
-	ln.mu.Unlock()
-	if l == nil || !l.Running() || l.InLoop() {
-		ln.closeNow()
-		return nil
-	}
-	closed := make(chan struct{})
-	if err := l.Submit(func() { ln.closeNow(); close(closed) }); err != nil {
-		return nil // the loop stopped: its Close finalizes the listener
-	}
-	<-closed
-	return nil
-}
+func (ln *Listener) Close() error { return ln.closeVia(ln.closeNow) }
 
 func (ln *Listener) closeNow() {
 	releaseSpare(&ln.spare)

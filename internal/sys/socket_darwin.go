@@ -8,9 +8,14 @@ import (
 
 // SocketNonblock creates a non-blocking, close-on-exec stream socket. darwin has
 // no SOCK_NONBLOCK, so the flags are set under syscall.ForkLock.
-func SocketNonblock(family int) (int, error) {
+func SocketNonblock(family int) (int, error) { return socketNonblock(family, unix.SOCK_STREAM) }
+
+// DatagramSocket creates a non-blocking, close-on-exec datagram socket.
+func DatagramSocket(family int) (int, error) { return socketNonblock(family, unix.SOCK_DGRAM) }
+
+func socketNonblock(family, typ int) (int, error) {
 	syscall.ForkLock.RLock()
-	fd, err := Socket(family, unix.SOCK_STREAM, 0)
+	fd, err := Socket(family, typ, 0)
 	if err == nil {
 		unix.CloseOnExec(fd)
 	}
