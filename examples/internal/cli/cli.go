@@ -189,18 +189,57 @@ func Network(addr string) (network, address string) {
 // exist but do not run yet; e.Loops() lists them), listens on f.Addr, and serves
 // until SIGINT or SIGTERM, then drains for f.Drain and stops.
 func Run(f *Flags, setup func(e *shard.Engine) (transport.Handler, error)) error {
+	return runWithSignals(f, func(ctx context.Context) error { return Serve(ctx, f, setup, nil) })
+}
+
+// RunPacket is Run for a datagram server: setup's handler serves -addr over
+// UDP (or unixgram, with "unix:PATH"), one socket per loop.
+func RunPacket(f *Flags, setup func(e *shard.Engine) (transport.PacketHandler, error)) error {
+	return runWithSignals(f, func(ctx context.Context) error { return ServePacket(ctx, f, setup, nil) })
+}
+
+// runWithSignals runs serve until SIGINT or SIGTERM, with SIGHUP asking for a
+// restart.
+func runWithSignals(f *Flags, serve func(ctx context.Context) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	f.Restarts = hup
-	return Serve(ctx, f, setup, nil)
+	return serve(ctx)
 }
 
 // Serve is Run with the context given: it serves until ctx ends. ready, when not
 // nil, is called with the engine once it runs (tests read its address).
 func Serve(ctx context.Context, f *Flags, setup func(e *shard.Engine) (transport.Handler, error), ready func(*shard.Engine)) error {
+	return serve(ctx, f, func(e *shard.Engine) error {
+		h, err := setup(e)
+		if err != nil {
+			return err
+		}
+		network, address := Network(f.Addr)
+		_, err = e.Listen(network, address, h)
+		return err
+	}, ready)
+}
+
+// ServePacket is Serve for a datagram server (see RunPacket).
+func ServePacket(ctx context.Context, f *Flags, setup func(e *shard.Engine) (transport.PacketHandler, error), ready func(*shard.Engine)) error {
+	return serve(ctx, f, func(e *shard.Engine) error {
+		h, err := setup(e)
+		if err != nil {
+			return err
+		}
+		network, address := Network(f.Addr)
+		network = map[string]string{"tcp": "udp", "unix": "unixgram"}[network]
+		_, err = e.ListenPacket(network, address, h)
+		return err
+	}, ready)
+}
+
+// serve makes the engine, has listen open what it serves, and runs it.
+func serve(ctx context.Context, f *Flags, listen func(e *shard.Engine) error, ready func(*shard.Engine)) error {
 	logger := f.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -213,13 +252,7 @@ func Serve(ctx context.Context, f *Flags, setup func(e *shard.Engine) (transport
 	if err != nil {
 		return err
 	}
-	h, err := setup(e)
-	if err != nil {
-		e.Close()
-		return err
-	}
-	network, address := Network(f.Addr)
-	if _, err := e.Listen(network, address, h); err != nil {
+	if err := listen(e); err != nil {
 		e.Close()
 		return err
 	}
@@ -295,7 +328,16 @@ func removePidFile(path string) {
 // Main is an example's main after its flags are parsed: Run, and on failure
 // print "name: error" to stderr and exit with status 1.
 func Main(name string, f *Flags, setup func(e *shard.Engine) (transport.Handler, error)) {
-	if err := Run(f, setup); err != nil {
+	exitOnError(name, Run(f, setup))
+}
+
+// MainPacket is Main for a datagram server (see RunPacket).
+func MainPacket(name string, f *Flags, setup func(e *shard.Engine) (transport.PacketHandler, error)) {
+	exitOnError(name, RunPacket(f, setup))
+}
+
+func exitOnError(name string, err error) {
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
