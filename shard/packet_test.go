@@ -102,3 +102,44 @@ func TestListenPacketRefusesBadInput(t *testing.T) {
 		t.Error("New with PacketConfig.MaxPacket -1 succeeded")
 	}
 }
+
+// A second engine (a restarted copy) binds the same datagram address beside
+// the first, and serves it alone once the first shuts down.
+func TestSecondEngineBindsTheDatagramAddressBesideTheFirst(t *testing.T) {
+	old := newEngine(t, Options{Loops: 1})
+	addr, err := old.ListenPacket("udp4", "127.0.0.1:0", udpEcho{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	next := newEngine(t, Options{Loops: 1})
+	if _, err := next.ListenPacket("udp4", addr.String(), udpEcho{}); err != nil {
+		t.Fatalf("the second engine cannot bind beside the first: %v", err)
+	}
+	if err := next.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := shutdownWithin(old, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("udp4", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	reply := make([]byte, 4)
+	for try := 0; ; try++ {
+		conn.Write([]byte("ping"))
+		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if n, err := conn.Read(reply); err == nil && string(reply[:n]) == "ping" {
+			break
+		} else if try == 10 {
+			t.Fatalf("the second engine does not answer: %v", err)
+		}
+	}
+	if next.Stats().Total.PacketsIn == 0 {
+		t.Error("the answer did not come from the second engine")
+	}
+}
