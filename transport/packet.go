@@ -107,6 +107,8 @@ var (
 	ErrPacketNetwork = errors.New("transport: unsupported packet network (want udp, udp4, udp6 or unixgram)")
 	// ErrNoAddress: WriteTo without an address on a socket that is not connected.
 	ErrNoAddress = errors.New("transport: WriteTo: no address and the socket is not connected")
+
+	errNotServed = errors.New("transport: packet socket not served: call Serve first")
 )
 
 // PacketStats counts a PacketConn's traffic. Dropped counts datagrams that were
@@ -322,8 +324,11 @@ func (pc *PacketConn) Reply(pkt *Packet, p []byte) error {
 }
 
 func (pc *PacketConn) enqueue(p []byte, to *rawAddr) error {
-	if pc.released {
+	switch {
+	case pc.released:
 		return ErrClosed
+	case pc.l == nil:
+		return errNotServed
 	}
 	q := &pc.queue
 	if len(q.pkts)-q.head >= pc.cfg.MaxQueued {

@@ -457,3 +457,15 @@ func TestUDPFloodDoesNotStarveTheLoop(t *testing.T) {
 	}
 	t.Logf("%d TCP pings during a flood (%d datagrams sent, %d read by the end of the pings): slowest %v", pings, sent.Load(), during, slowest)
 }
+
+// WriteTo on a socket no loop serves yet is an error, not a crash.
+func TestWriteToBeforeServeIsAnError(t *testing.T) {
+	pc, err := transport.ListenPacket("udp4", "127.0.0.1:0", transport.PacketConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if err := pc.WriteTo([]byte("x"), netip.MustParseAddrPort("127.0.0.1:9")); err == nil {
+		t.Error("WriteTo before Serve succeeded")
+	}
+}
