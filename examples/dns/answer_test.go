@@ -225,6 +225,18 @@ func TestMalformedQueriesGetFormErrOrNothing(t *testing.T) {
 	}
 }
 
+// TestANameOf255BytesIsAQuery: 255 bytes is the longest name (RFC 1035
+// §2.3.4), so it is answered (REFUSED, as it is not in the zone), not FORMERR.
+func TestANameOf255BytesIsAQuery(t *testing.T) {
+	name := strings.Repeat("abcdefg.", 31) + "x.y.z." // 248 + 6 + the root: 255 bytes
+	if len(wireName(name)) != maxNameLen {
+		t.Fatalf("the name takes %d bytes", len(wireName(name)))
+	}
+	query := testQuery{id: 3, name: name, qtype: typeA}
+	checkBytes(t, exampleZone(t).respond(query.bytes(), nil),
+		join(header(3, refusedFlags, 1, 0, 0, 0), wireName(name), u16(typeA), u16(classIN)))
+}
+
 // TestAnAdditionalRecordThatIsNotOPTIsSkipped: a query may carry records this
 // server does not use (a TSIG, say); they are read past, not refused.
 func TestAnAdditionalRecordThatIsNotOPTIsSkipped(t *testing.T) {

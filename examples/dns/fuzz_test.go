@@ -60,9 +60,10 @@ func checkResponse(t *testing.T, msg, resp []byte, stream bool) {
 }
 
 // FuzzZone checks parseZone on any text: it never panics; an error names the
-// file; a zone that loads answers a query for its SOA with it. Seeds: the
-// example zone, the zones of TestZoneErrorsNameTheFileAndLine's kind in
-// testdata/fuzz/FuzzZone.
+// file; a zone that loads answers a query for its SOA with it, and A and ANY
+// queries for each of its names (the first 64) with responses that pass
+// FuzzQuery's checks. Seeds: the example zone, and zones of
+// TestZoneErrorsNameTheFileAndLine's kind in testdata/fuzz/FuzzZone.
 func FuzzZone(f *testing.F) {
 	example, err := os.ReadFile("testdata/example.zone")
 	if err != nil {
@@ -81,6 +82,17 @@ func FuzzZone(f *testing.F) {
 		m, err := decodeMessage(z.respondTCP(query, nil))
 		if err != nil || m.flags&rcodeMask != rcodeNoError || len(m.answer) != 1 || m.answer[0].rrtype != typeSOA {
 			t.Fatalf("the SOA query: %+v, %v", m, err)
+		}
+		asked := 0
+		for _, n := range z.nodes {
+			for _, qtype := range [...]uint16{typeA, typeANY} {
+				query := join(header(2, flagRD, 1, 0, 0, 0), n.name, u16(qtype), u16(classIN))
+				checkResponse(t, query, z.respond(query, nil), false)
+				checkResponse(t, query, z.respondTCP(query, nil), true)
+			}
+			if asked++; asked == 64 {
+				break
+			}
 		}
 	})
 }

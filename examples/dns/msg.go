@@ -189,12 +189,12 @@ func skipQueryName(msg []byte, off int) (int, bool) {
 		length := int(msg[off])
 		switch {
 		case length == 0:
-			return off + 1, off+1-start <= maxNameLen
+			return off + 1, true
 		case length > maxLabelLen:
 			return 0, false
 		}
 		off += 1 + length
-		if off-start >= maxNameLen {
+		if off-start >= maxNameLen { // no room left for the root label
 			return 0, false
 		}
 	}

@@ -60,7 +60,7 @@ func TestEDNSPayloadSizeSetsTheLimit(t *testing.T) {
 		{512, minUDPSize, true},
 		{1100, 1100, true}, // the answer takes 1174 bytes with its OPT
 		{1173, 1173, true},
-		{1174, 1174, false}, // exactly
+		{1174, 1174, false},       // exactly
 		{4096, maxUDPSize, false}, // over 1232: 1232
 	}
 	for _, tc := range cases {
