@@ -412,6 +412,9 @@ const readRounds = 4
 // readReady reads up to readRounds batches and hands each datagram on.
 func (pc *PacketConn) readReady() {
 	for range readRounds {
+		if pc.released {
+			return // the handler closed the socket
+		}
 		n, err := pc.readBatch()
 		switch {
 		case err == unix.EAGAIN:

@@ -469,3 +469,32 @@ func TestWriteToBeforeServeIsAnError(t *testing.T) {
 		t.Error("WriteTo before Serve succeeded")
 	}
 }
+
+// A handler that closes its socket in OnPacket gets no more datagrams, also
+// those already read in the same batch.
+func TestClosingInOnPacketStopsDelivery(t *testing.T) {
+	l := startLoop(t, logLoopErrors(t))
+	var delivered atomic.Int64
+	h := newPacketEcho()
+	h.onPacket = func(pc *transport.PacketConn, _ *transport.Packet) {
+		delivered.Inc()
+		pc.Close()
+	}
+	pc := servePacket(t, l, "udp4", "127.0.0.1:0", h, transport.PacketConfig{})
+	conn, err := net.Dial("udp4", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hold := make(chan struct{})
+	onLoopAsync(l, func() { <-hold }) // let several datagrams wait, to be read in one batch
+	for range 10 {
+		conn.Write([]byte("x"))
+	}
+	close(hold)
+	testutil.Eventually(t, waitFor, func() bool { return delivered.Load() > 0 }, "the first datagram")
+	onLoop(t, l, func() {}) // the round that closed it is over
+	if n := delivered.Load(); n != 1 {
+		t.Errorf("%d datagrams delivered to a handler that closed its socket at the first", n)
+	}
+}
