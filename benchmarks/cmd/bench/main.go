@@ -32,6 +32,13 @@
 //     each publisher -pipeline PUBLISH deep for -fanout-duration. Every
 //     reading subscriber must get every message in order, and in the first
 //     load every non-reading one must be disconnected, or the run fails.
+//   - dns: sycamore's dns example against NSD and a miekg/dns server, all
+//     authoritative for one zone of 1,000 hosts (internal/dnsload), under
+//     dnsperf (-dns-duration a run, UDP, mostly A queries that hit, with AAAA
+//     hits, NXDOMAINs and NODATAs), at one loop and at two (NSD's
+//     server-count, miekg/dns's GOMAXPROCS). Every server must answer a query
+//     of each kind right first, and give every query the rcode the query file
+//     calls for, or the run fails; lost queries are flagged.
 //
 // In the http and runtime sections, every load of a server's first round is
 // followed by a second, separate run of it under perf stat, which counts the
@@ -48,9 +55,11 @@
 // of all but the plain load: wrk runs whole seconds. In the https section it
 // runs the Connection: close load at -t only, counts sycamore's run only, and
 // holds 100 idle TLS conns. The fanout section publishes for 1 s a load and
-// runs redis-server too where it is installed.
+// runs redis-server too where it is installed. The dns section runs dnsperf
+// for 0.5 s a server and load, NSD too where it is installed.
 //
-// Tools it cannot find (wrk, redis-benchmark, redis-server, nginx, perf) are
+// Tools it cannot find (wrk, redis-benchmark, redis-server, nginx, perf,
+// dnsperf, nsd) are
 // reported, and what needs them is skipped; the rest is measured.
 package main
 
@@ -87,6 +96,8 @@ type config struct {
 	httpsDuration time.Duration
 	// The fanout section: how long its publishers publish, each load.
 	fanoutDuration time.Duration
+	// The dns section: the length of each dnsperf run (-l).
+	dnsDuration time.Duration
 }
 
 func main() {
@@ -115,13 +126,15 @@ func parseFlags() config {
 	flag.IntVar(&cfg.idleTLS, "idle-tls", 2000, "TLS connections the idle-memory client holds in the https section")
 	flag.DurationVar(&cfg.httpsDuration, "https-duration", 5*time.Second, "length of each wrk run of the https section")
 	flag.DurationVar(&cfg.fanoutDuration, "fanout-duration", 5*time.Second, "how long the publishers of each fanout load publish")
-	flag.StringVar(&only, "only", "http,resp,runtime,idle,https,fanout", "sections to run: http, resp, runtime, idle, https, fanout (comma-separated)")
+	flag.DurationVar(&cfg.dnsDuration, "dns-duration", 5*time.Second, "length of each dnsperf run of the dns section")
+	flag.StringVar(&only, "only", "http,resp,runtime,idle,https,fanout,dns", "sections to run: http, resp, runtime, idle, https, fanout, dns (comma-separated)")
 	flag.Parse()
 	cfg.warmup = time.Second
 	if cfg.quick {
 		// No warm-up: wrk runs whole seconds, so even a short one costs 1 s a server.
 		cfg.duration, cfg.warmup, cfg.rounds, cfg.idle, cfg.redisN = time.Second, 0, 1, 1000, 20000
 		cfg.httpsDuration, cfg.idleTLS, cfg.fanoutDuration = time.Second, 100, time.Second
+		cfg.dnsDuration = quickDNSDuration
 	}
 	cfg.sections = map[string]bool{}
 	for _, s := range splitComma(only) {
@@ -142,9 +155,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	rep := &report{Machine: harness.Machine(), Started: time.Now().UTC().Format(time.RFC3339), Quick: cfg.quick,
 		Settings: fmt.Sprintf("wrk -t%d (plain also -t1) -c%d -d%v, pipeline %d, %d round(s), -loops %d, %d idle conns, "+
-			"redis-benchmark -n %d (-c %d resp, -c %d runtime); https: wrk -c%d -d%v, %d idle TLS conns; fanout: %v a load",
+			"redis-benchmark -n %d (-c %d resp, -c %d runtime); https: wrk -c%d -d%v, %d idle TLS conns; fanout: %v a load; %s",
 			cfg.threads, cfg.conns, cfg.duration, cfg.depth, cfg.rounds, cfg.loops, cfg.idle, cfg.redisN, respClients, runtimeClients,
-			httpsConns, cfg.httpsDuration, cfg.idleTLS, cfg.fanoutDuration)}
+			httpsConns, cfg.httpsDuration, cfg.idleTLS, cfg.fanoutDuration, dnsSettings(cfg))}
 	rep.Missing = missingTools()
 	if cfg.sections["http"] {
 		if err := runHTTP(ctx, cfg, bin, rep); err != nil {
@@ -173,6 +186,11 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if cfg.sections["fanout"] {
 		if err := runFanout(ctx, cfg, bin, rep); err != nil {
+			return err
+		}
+	}
+	if cfg.sections["dns"] {
+		if err := runDNS(ctx, cfg, bin, rep); err != nil {
 			return err
 		}
 	}

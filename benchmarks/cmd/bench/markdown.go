@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sycamore-go/sycamore/benchmarks/internal/chart"
+	"github.com/sycamore-go/sycamore/benchmarks/internal/dnsload"
 )
 
 // markdown writes the tables: one per load, sycamore first, with the ratio of
@@ -15,7 +16,7 @@ func (r *report) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "- machine: %s\n- started: %s\n- settings: %s\n", r.Machine, r.Started, r.Settings)
 	if r.Quick {
 		fmt.Fprintf(b, "- quick mode: 1 s runs, no warm-up, one round, Go servers only, syscalls and ctx switches counted on http's plain load only "+
-			"(https: one load, counted for sycamore only; fanout: redis-server too) — a check that the harness works, not a result\n")
+			"(https: one load, counted for sycamore only; fanout: redis-server too; dns: 0.5 s runs, NSD too) — a check that the harness works, not a result\n")
 	}
 	for _, m := range r.Missing {
 		fmt.Fprintf(b, "- not installed: %s\n", m)
@@ -45,6 +46,18 @@ func (r *report) markdown(b *strings.Builder) {
 			"`--client-output-buffer-limit 'pubsub 1048576 0 0'`). The clients share the server's cores, so delivered/s is bounded "+
 			"by how fast they read, too\n")
 	}
+	if r.has("dns") {
+		fmt.Fprintf(b, "- dns: every server is authoritative for %s (1,000 hosts' A records, AAAA on every tenth, TXT, CNAME; "+
+			"internal/dnsload) and answers UDP; dnsperf cycles through %d queries: 80%% A hits, 10%% AAAA hits, 5%% NXDOMAIN, 5%% NODATA. "+
+			"Each server first answered one query of each kind right (checked), and every response under load had the rcode the file "+
+			"calls for (checked). q/s is dnsperf's completed queries per second, per CPU-s divides the completed queries by the "+
+			"server's CPU time over the run; latency avg is dnsperf's, p50 and p99 are from the latency it prints for each response (-v). "+
+			"dnsperf keeps %d queries in flight with no rate cap and takes about a core of the machine's, so a run is CPU-bound and "+
+			"its latency mostly the wait behind the others. lost is the queries with no answer within dnsperf's 5 s, listed under "+
+			"warnings when not 0. Loads: 1 loop (sycamore -loops 1, NSD server-count 1, miekg/dns "+
+			"GOMAXPROCS=1) and 2 loops; NSD runs with rrl-ratelimit 0, minimal-responses yes and, at 2, reuseport\n",
+			dnsload.Origin, dnsload.QueryLines, dnsOutstanding)
+	}
 	for _, sl := range r.loads() {
 		rows := sortedCopy(r.rowsOf(sl[0], sl[1]))
 		fmt.Fprintf(b, "\n### %s: %s\n\n", sl[0], sl[1])
@@ -53,6 +66,8 @@ func (r *report) markdown(b *strings.Builder) {
 			idleTable(b, rows)
 		case sl[0] == "fanout":
 			fanoutTable(b, rows)
+		case sl[0] == "dns":
+			dnsTable(b, rows)
 		case sl[0] == "https":
 			loadTable(b, rows, true)
 		default:
@@ -78,10 +93,7 @@ func loadTable(b *strings.Builder, rows []*row, withTLS bool) {
 	fmt.Fprintf(b, "%s\n%s\n", head, rule)
 	for _, x := range rows {
 		m := x.Median
-		rr, rc := "–", "–"
-		if syc != nil && x != syc {
-			rr, rc = ratio(syc.Median.RPS, m.RPS), ratio(syc.Median.ReqPerCPU, m.ReqPerCPU)
-		}
+		rr, rc := rateRatios(syc, x)
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", x.Server,
 			human(m.RPS), fixed(m.P50, 2), fixed(m.P99, 2), fixed(m.CPU, 2), human(m.ReqPerCPU),
 			fixed(m.Syscalls, 3), fixed(m.CtxSwitches, 3), bytes(m.RSS), fixed(m.Errors, 0), rr, rc)
@@ -90,6 +102,16 @@ func loadTable(b *strings.Builder, rows []*row, withTLS bool) {
 		}
 		b.WriteString("\n")
 	}
+}
+
+// rateRatios are sycamore's rate and rate per CPU-second over x's, as a
+// table's ratio columns show them: "–" on sycamore's own row, or with no
+// sycamore row.
+func rateRatios(syc, x *row) (rate, perCPU string) {
+	if syc == nil || x == syc {
+		return "–", "–"
+	}
+	return ratio(syc.Median.RPS, x.Median.RPS), ratio(syc.Median.ReqPerCPU, x.Median.ReqPerCPU)
 }
 
 // fanoutTable writes the table of one fanout load. Every reading subscriber
@@ -110,6 +132,21 @@ func fanoutTable(b *strings.Builder, rows []*row) {
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Server,
 			human(m.RPS), human(f.Delivered), fixed(m.CPU, 2), human(m.ReqPerCPU), human(f.DeliveredPerCPU),
 			bytes(m.RSS), fixed(f.Disconnected, 0), rp, rd, rc)
+	}
+}
+
+// dnsTable writes the table of one dns load.
+func dnsTable(b *strings.Builder, rows []*row) {
+	syc := sycamoreOf(rows)
+	fmt.Fprintf(b, "| server | q/s | latency avg ms | p50 ms | p99 ms | server CPU s | q per CPU-s | RSS | lost | "+
+		"sycamore ÷ it, q/s | sycamore ÷ it, q per CPU-s |\n")
+	fmt.Fprintf(b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, x := range rows {
+		m := x.Median
+		rq, rc := rateRatios(syc, x)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Server,
+			human(m.RPS), fixed(m.DNS.Avg, 3), fixed(m.P50, 3), fixed(m.P99, 3), fixed(m.CPU, 2), human(m.ReqPerCPU),
+			bytes(m.RSS), fixed(m.DNS.Lost, 0), rq, rc)
 	}
 }
 
@@ -150,7 +187,8 @@ func fixed(v float64, digits int) string {
 }
 
 // chartGroups are the panels of latest.svg: throughput, efficiency and context
-// switches of every load, then memory per idle conn (plain, then TLS), which
+// switches of every load (fanout: deliveries instead of context switches;
+// dns: the p99 latency), then memory per idle conn (plain, then TLS), which
 // come last so that the rows of three panels a load stay whole.
 func (r *report) chartGroups() []chart.Group {
 	var groups, idle []chart.Group
@@ -169,6 +207,12 @@ func (r *report) chartGroups() []chart.Group {
 			groups = append(groups, group(name+"publishes/s", "publishes/s", rows, func(s sample) float64 { return s.RPS }),
 				group(name+"delivered/s", "msgs/s", rows, func(s sample) float64 { return s.Fanout.Delivered }),
 				group(name+"delivered/CPU-s", "msgs/CPU-s", rows, func(s sample) float64 { return s.Fanout.DeliveredPerCPU }))
+			continue
+		case "dns":
+			name := "dns " + sl[1] + ": "
+			groups = append(groups, group(name+"q/s", "q/s", rows, func(s sample) float64 { return s.RPS }),
+				group(name+"q/CPU-s", "q/CPU-s", rows, func(s sample) float64 { return s.ReqPerCPU }),
+				group(name+"p99 ms (lower is better)", "ms", rows, func(s sample) float64 { return s.P99 }))
 			continue
 		}
 		// Three panels a load, so that each load is one row of the grid (two where

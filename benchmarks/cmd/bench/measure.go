@@ -33,7 +33,9 @@ type sample struct {
 	Resumes float64 `json:"tls_resumes"`
 	// Fanout holds the fanout section's own figures; nil elsewhere.
 	Fanout *fanoutFigures `json:"fanout,omitempty"`
-	Cmd    string         `json:"cmd"`
+	// DNS holds the dns section's own figures; nil elsewhere.
+	DNS *dnsFigures `json:"dns,omitempty"`
+	Cmd string      `json:"cmd"`
 }
 
 // fanoutFigures are what the fanout section measures beside publishes per
@@ -45,6 +47,14 @@ type fanoutFigures struct {
 	// Disconnected is how many non-reading subscribers the server
 	// disconnected; NaN in a load without any.
 	Disconnected float64
+}
+
+// dnsFigures are what the dns section measures beside queries per second
+// (RPS), queries per server CPU-second (ReqPerCPU), the latency percentiles
+// (P50, P99) and the RSS.
+type dnsFigures struct {
+	Avg  float64 // dnsperf's average latency, ms
+	Lost float64 // queries that got no answer within dnsperf's timeout
 }
 
 // nan is the value of a figure that was not measured.
@@ -231,6 +241,10 @@ func (s sample) brief() string {
 		}
 		return line
 	}
+	if d := s.DNS; d != nil {
+		return fmt.Sprintf("%.0f q/s, %.0f q per CPU-s, latency avg %.3f ms, p99 %.3f ms, %.0f lost",
+			s.RPS, s.ReqPerCPU, d.Avg, s.P99, d.Lost)
+	}
 	if !math.IsNaN(s.PerConn) {
 		return fmt.Sprintf("%.0f B per idle conn", s.PerConn)
 	}
@@ -257,6 +271,11 @@ func (s sample) MarshalJSON() ([]byte, error) {
 		// publishes per CPU-second and rss_bytes the peak RSS (VmHWM).
 		m["fanout"] = map[string]any{"delivered_per_s": v(f.Delivered), "delivered_per_cpu": v(f.DeliveredPerCPU),
 			"slow_subscribers_disconnected": v(f.Disconnected)}
+	}
+	if d := s.DNS; d != nil {
+		// In the dns section rps is queries per second and req_per_cpu
+		// queries per server CPU-second.
+		m["dns"] = map[string]any{"avg_ms": v(d.Avg), "lost": v(d.Lost)}
 	}
 	return json.Marshal(m)
 }

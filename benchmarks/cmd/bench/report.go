@@ -98,12 +98,7 @@ func (r *report) medians() {
 		m.Resumes = pick(func(s sample) float64 { return s.Resumes })
 		if x.Samples[0].Fanout != nil {
 			fan := func(f func(*fanoutFigures) float64) float64 {
-				return pick(func(s sample) float64 {
-					if s.Fanout == nil {
-						return nan
-					}
-					return f(s.Fanout)
-				})
+				return pick(within(func(s sample) *fanoutFigures { return s.Fanout }, f))
 			}
 			m.Fanout = &fanoutFigures{
 				Delivered:       fan(func(f *fanoutFigures) float64 { return f.Delivered }),
@@ -111,7 +106,27 @@ func (r *report) medians() {
 				Disconnected:    fan(func(f *fanoutFigures) float64 { return f.Disconnected }),
 			}
 		}
+		if x.Samples[0].DNS != nil {
+			dns := func(f func(*dnsFigures) float64) float64 {
+				return pick(within(func(s sample) *dnsFigures { return s.DNS }, f))
+			}
+			m.DNS = &dnsFigures{
+				Avg:  dns(func(d *dnsFigures) float64 { return d.Avg }),
+				Lost: dns(func(d *dnsFigures) float64 { return d.Lost }),
+			}
+		}
 		x.Median = m
+	}
+}
+
+// within turns f, a figure of a section's own figures (a sample's Fanout or
+// DNS, got by of), into a figure of the sample: NaN for a sample without them.
+func within[F any](of func(sample) *F, f func(*F) float64) func(sample) float64 {
+	return func(s sample) float64 {
+		if own := of(s); own != nil {
+			return f(own)
+		}
+		return nan
 	}
 }
 

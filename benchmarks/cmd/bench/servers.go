@@ -17,12 +17,14 @@ var binaries = map[string]string{
 	"sycamore-http":  "github.com/sycamore-go/sycamore/examples/http",
 	"sycamore-redis": "github.com/sycamore-go/sycamore/examples/redis",
 	"sycamore-echo":  "github.com/sycamore-go/sycamore/examples/echo",
+	"sycamore-dns":   "github.com/sycamore-go/sycamore/examples/dns",
 	"nethttp":        "./servers/nethttp",
 	"fasthttp":       "./servers/fasthttp",
 	"netpoll":        "./servers/netpoll",
 	"netecho":        "./servers/netecho",
 	"gnet":           "./servers/gnet",
 	"nbio":           "./servers/nbio",
+	"dns-miekg":      "./servers/dns-miekg",
 }
 
 // build compiles every server into dir with one go build, which links them in
@@ -95,17 +97,12 @@ func runtimeServers(cfg config, bin string) []harness.Server {
 // missingTools lists the tools the full run uses that are not installed.
 func missingTools() []string {
 	var missing []string
-	for _, tool := range []string{"wrk", "redis-benchmark", "redis-server", "nginx", "perf"} {
-		if !harness.Have(tool) && !(tool == "nginx" && haveFile("/usr/sbin/nginx")) {
+	for _, tool := range []string{"wrk", "redis-benchmark", "redis-server", "nginx", "perf", "dnsperf", "nsd"} {
+		if _, ok := harness.FindTool(tool); !ok {
 			missing = append(missing, tool)
 		}
 	}
 	return missing
-}
-
-func haveFile(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 func splitComma(s string) []string {

@@ -26,7 +26,8 @@ func TestMain(m *testing.M) {
 }
 
 // helperServer listens on addr and accepts connections until SIGTERM (mode
-// "serve") or forever, ignoring SIGTERM (mode "ignore-term").
+// "serve") or forever, ignoring SIGTERM (mode "ignore-term"); in mode "udp"
+// it binds a UDP socket to addr and reads nothing until SIGTERM.
 func helperServer(mode, addr string) {
 	if mode == "ignore-term" {
 		signal.Ignore(syscall.SIGTERM)
@@ -37,6 +38,15 @@ func helperServer(mode, addr string) {
 			<-c
 			os.Exit(0)
 		}()
+	}
+	if mode == "udp" {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		heldUDP = pc
+		select {}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -55,6 +65,9 @@ func helperServer(mode, addr string) {
 // heldConns keeps the helper server's conns referenced, so the GC never closes
 // them: they stay open until the process ends.
 var heldConns []net.Conn
+
+// heldUDP keeps the helper server's UDP socket referenced, for the same reason.
+var heldUDP net.PacketConn
 
 // helper returns a Server that runs this test binary as helperServer.
 func helper(mode string) Server {

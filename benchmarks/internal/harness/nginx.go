@@ -3,7 +3,6 @@ package harness
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -54,13 +53,9 @@ http {
 // spreads connections as it does for sycamore's ReusePort. ok is false if
 // nginx is not installed (on the PATH or as /usr/sbin/nginx).
 func Nginx(workers int) (s Server, ok bool) {
-	path, err := exec.LookPath("nginx")
-	if err != nil {
-		// Debian puts nginx in /usr/sbin, which a non-root PATH often lacks.
-		path = "/usr/sbin/nginx"
-		if st, err := os.Stat(path); err != nil || st.IsDir() {
-			return Server{}, false
-		}
+	path, ok := FindTool("nginx")
+	if !ok {
+		return Server{}, false
 	}
 	if workers < 1 {
 		workers = 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,11 +126,23 @@ func runTool(ctx context.Context, p *Perf, limit time.Duration, argv ...string) 
 // runToolEnv is runTool with env ("KEY=value") added to the tool's
 // environment (perf passes it on).
 func runToolEnv(ctx context.Context, p *Perf, limit time.Duration, env []string, argv ...string) (stdout, stderr string, err error) {
+	var out strings.Builder
+	stderr, err = runToolInto(ctx, p, limit, env, &out, out.String, argv...)
+	return out.String(), stderr, err
+}
+
+// runToolInto is runToolEnv with the tool's stdout written to w, for a tool
+// that writes more than is worth holding in memory (dnsperf -v, a line a
+// query, into a file: exec hands a *os.File to the tool as it is, with no
+// copying by this process). A failed run's error quotes stdout as quote
+// returns it.
+func runToolInto(ctx context.Context, p *Perf, limit time.Duration, env []string, w io.Writer, quote func() string,
+	argv ...string) (stderr string, err error) {
 	cmdline := strings.Join(argv, " ")
 	var read func() bool
 	if p != nil {
 		if argv, read, err = p.command(argv); err != nil {
-			return "", "", err
+			return "", err
 		}
 		limit += perfGrace
 	}
@@ -139,20 +152,20 @@ func runToolEnv(ctx context.Context, p *Perf, limit time.Duration, env []string,
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	var errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = w, &errOut
 	err = cmd.Run()
-	stdout, stderr = out.String(), errOut.String()
+	stderr = errOut.String()
 	switch {
 	case err == nil:
 		if read != nil {
 			read()
 		}
-		return stdout, stderr, nil
+		return stderr, nil
 	case read != nil && !read():
-		return stdout, stderr, fmt.Errorf("harness: perf stat failed (%v): %s", err, OneLine(stderr, 200))
+		return stderr, fmt.Errorf("harness: perf stat failed (%v): %s", err, OneLine(stderr, 200))
 	}
-	return stdout, stderr, fmt.Errorf("harness: %s: %w\n%s%s", cmdline, err, stdout, stderr)
+	return stderr, fmt.Errorf("harness: %s: %w\n%s%s", cmdline, err, quote(), stderr)
 }
 
 // OneLine squeezes a message of many lines into one of at most max bytes

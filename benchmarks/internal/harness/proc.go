@@ -29,23 +29,36 @@ import (
 // Server says how to start a server under test.
 type Server struct {
 	Name string   // label in tables: "sycamore", "net/http", "fasthttp", "netpoll", "gnet", "nbhttp", "nbio", "nginx", "redis-server", "net echo", ...
-	Kind string   // "http", "resp" or "echo"
+	Kind string   // "http", "resp", "echo" or "dns"
 	Args []string // argv; the words "{addr}", "{host}" and "{port}" are replaced
 	Env  []string // extra environment ("KEY=value", the same words replaced), may be nil
 	// Setup, when set, writes config files into dir (a fresh temp dir that
 	// Stop removes) and returns extra arguments appended to Args; nginx uses it.
 	Setup func(dir, addr string) ([]string, error)
+	// Note says in words what Setup writes, for reports; Line ends with it,
+	// as a shell comment.
+	Note string
+	// Network is how clients reach the server: "tcp" (also when empty) or
+	// "udp". Start waits for a TCP server to accept a conn and for a UDP
+	// server to bind a socket to its port (see udpBound): a datagram server
+	// accepts nothing, and a probe it would answer is a protocol's.
+	Network string
 }
 
 // Line returns s's command line as a shell would run it, for reports: the
 // binary by its base name (the harness builds into a temp dir), the words
-// {addr}, {host} and {port} as they are, and without what Setup adds.
+// {addr}, {host} and {port} as they are, and without what Setup adds, which
+// Note, after a #, describes.
 func (s Server) Line() string {
 	if len(s.Args) == 0 {
 		return ""
 	}
 	argv := append([]string{filepath.Base(s.Args[0])}, s.Args[1:]...)
-	return shellLine(s.Env, argv)
+	line := shellLine(s.Env, argv)
+	if s.Note != "" {
+		line += " # " + s.Note
+	}
+	return line
 }
 
 // Proc is a running server started by Start.
@@ -55,6 +68,7 @@ type Proc struct {
 	Name string // Server.Name
 	Kind string // Server.Kind
 
+	network string        // Server.Network
 	dir     string        // temp dir for the log and Setup's files
 	logPath string        // stdout and stderr of the server
 	cmd     *exec.Cmd     // the started process
@@ -88,7 +102,7 @@ func Start(ctx context.Context, s Server) (*Proc, error) {
 	if len(s.Args) == 0 {
 		return nil, fmt.Errorf("harness: server %q has no command", s.Name)
 	}
-	port, err := freePort()
+	port, err := freePort(s.Network)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +111,7 @@ func Start(ctx context.Context, s Server) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
-	p := &Proc{Addr: addr, Name: s.Name, Kind: s.Kind, dir: dir, logPath: filepath.Join(dir, "server.log"), stopDone: make(chan struct{})}
+	p := &Proc{Addr: addr, Name: s.Name, Kind: s.Kind, network: s.Network, dir: dir, logPath: filepath.Join(dir, "server.log"), stopDone: make(chan struct{})}
 	if err := p.launch(s); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -141,22 +155,14 @@ func (p *Proc) launch(s Server) error {
 	return nil
 }
 
-// waitListening dials p.Addr every 20 ms until it accepts, the process exits,
-// ctx ends or startTimeout passes.
+// waitListening checks every 20 ms whether the server is up (listening)
+// until it is, the process exits, ctx ends or startTimeout passes.
 func (p *Proc) waitListening(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		var d net.Dialer
-		dialCtx, dialCancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		c, err := d.DialContext(dialCtx, "tcp", p.Addr)
-		dialCancel()
-		if err == nil {
-			c.Close()
-			return nil
-		}
+	for !p.listening(ctx) {
 		select {
 		case <-p.exited:
 			return fmt.Errorf("harness: %s exited before listening on %s: %v", p.Name, p.Addr, p.waitErr)
@@ -165,6 +171,26 @@ func (p *Proc) waitListening(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+	return nil
+}
+
+// listening reports whether a TCP server accepts a conn within 200 ms, or
+// whether a UDP server has bound its port.
+func (p *Proc) listening(ctx context.Context) bool {
+	if p.network == "udp" {
+		_, port, _ := net.SplitHostPort(p.Addr)
+		n, _ := strconv.Atoi(port)
+		return udpBound(n)
+	}
+	var d net.Dialer
+	dialCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	c, err := d.DialContext(dialCtx, "tcp", p.Addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // Stop sends SIGTERM to the process group, waits up to 5 s, then SIGKILLs it;
@@ -241,10 +267,14 @@ func Have(cmd string) bool {
 	return err == nil
 }
 
-// freePort asks the kernel for a free loopback port. Another process could
-// take it before the server binds it; on a benchmark machine nothing else
-// races for ports, and Start then fails with the server's bind error.
-func freePort() (int, error) {
+// freePort asks the kernel for a free loopback port: a TCP one, or for
+// network "udp" a UDP one (see freeUDPPort). Another process could take it
+// before the server binds it; on a benchmark machine nothing else races for
+// ports, and Start then fails with the server's bind error.
+func freePort(network string) (int, error) {
+	if network == "udp" {
+		return freeUDPPort()
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("harness: finding a free port: %w", err)

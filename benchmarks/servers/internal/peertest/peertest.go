@@ -43,12 +43,26 @@ func Main(m *testing.M, serve func()) {
 // when the test ends, failing the test unless it exits on SIGTERM.
 func Start(t *testing.T, kind string, args ...string) *harness.Proc {
 	t.Helper()
-	return harness.StartTest(t, harness.Server{
+	return harness.StartTest(t, server(t, kind, args))
+}
+
+// StartUDP is Start for a server that serves UDP only (a DNS server), which
+// is up once it has bound its port.
+func StartUDP(t *testing.T, kind string, args ...string) *harness.Proc {
+	t.Helper()
+	s := server(t, kind, args)
+	s.Network = "udp"
+	return harness.StartTest(t, s)
+}
+
+// server is the test binary as a server of kind, with -addr and args.
+func server(t *testing.T, kind string, args []string) harness.Server {
+	return harness.Server{
 		Name: t.Name(),
 		Kind: kind,
 		Args: []string{os.Args[0]},
 		Env:  []string{serveEnv + "=-addr {addr} " + strings.Join(args, " ")},
-	})
+	}
 }
 
 // Modes starts the server once in each mode, -mode http and -mode echo,
