@@ -29,20 +29,23 @@ vet:
 # The redis example's tests drive the real redis-cli and redis-benchmark, and the
 # quick harness drives wrk, when they are installed: install them when we can.
 tools:
-	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools curl:curl openssl:openssl haproxy:haproxy
+	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools curl:curl openssl:openssl haproxy:haproxy \
+		dig:bind9-dnsutils dnsperf:dnsperf
 
 bench-tools:
 	@sh scripts/ensure-tools.sh wrk:wrk redis-cli:redis-tools redis-benchmark:redis-tools curl:curl openssl:openssl \
-		redis-server:redis-server nginx:nginx-light
+		redis-server:redis-server nginx:nginx-light dig:bind9-dnsutils dnsperf:dnsperf nsd:nsd
 
-# The full run (about 22 minutes on 2 cores): the http section (sycamore,
+# The full run (about 24 minutes on 2 cores): the http section (sycamore,
 # net/http, fasthttp, netpoll, gnet, nbio's nbhttp, nginx: wrk plain at -t2 and
 # -t1, pipelined at -t2), resp (redis-server), runtime (the echo servers of
 # sycamore, gnet, nbio, netpoll and net under redis-benchmark ping_mbulk), idle,
 # https (sycamore, net/http, fasthttp and nbhttp over TLS: keep-alive,
 # a new conn per request, full TLS 1.2 handshakes, RSS per idle TLS conn),
-# and fanout (PUBLISH to slow and to 1,000 subscribers against redis-server,
-# about a minute); tables on stdout, and benchmarks/results/latest.{json,md,svg}.
+# fanout (PUBLISH to slow and to 1,000 subscribers against redis-server,
+# about a minute), and dns (examples/dns at 1 and 2 loops against NSD and a
+# miekg/dns server under dnsperf, about two minutes); tables on stdout, and
+# benchmarks/results/latest.{json,md,svg}.
 # One section alone: cd benchmarks && go run ./cmd/bench -only https
 bench: bench-tools
 	cd benchmarks && $(GO) run ./cmd/bench
