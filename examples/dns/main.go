@@ -18,7 +18,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net"
 
 	"github.com/sycamore-go/sycamore/examples/internal/cli"
 	"github.com/sycamore-go/sycamore/shard"
@@ -32,8 +31,10 @@ func main() {
 	cli.MainPacket("dns", f, setup(f, *zonePath))
 }
 
-// setup loads the zone and makes the server; f.AlsoListen then serves TCP on
-// the UDP port.
+// setup loads the zone, makes the server, and listens on TCP on -addr first:
+// the UDP socket then takes the same port. (The other way round, a port the
+// kernel picks for UDP is often held on TCP by a client's connection in
+// TIME_WAIT, which a listener cannot bind over.)
 func setup(f *cli.Flags, zonePath string) func(e *shard.Engine) (transport.PacketHandler, error) {
 	return func(e *shard.Engine) (transport.PacketHandler, error) {
 		if zonePath == "" {
@@ -44,12 +45,12 @@ func setup(f *cli.Flags, zonePath string) func(e *shard.Engine) (transport.Packe
 			return nil, err
 		}
 		s := newServer(z, len(e.Loops()))
-		f.AlsoListen = func(e *shard.Engine, bound net.Addr) error {
-			if udp, ok := bound.(*net.UDPAddr); ok {
-				_, err := e.Listen("tcp", udp.String(), s)
-				return err
+		if network, address := cli.Network(f.Addr); network == "tcp" {
+			bound, err := e.Listen(network, address, s)
+			if err != nil {
+				return nil, err
 			}
-			return nil // unixgram: no stream beside it
+			f.Addr = bound.String() // the UDP sockets bind the port TCP got
 		}
 		return s, nil
 	}

@@ -22,7 +22,7 @@ import (
 
 const serverWait = 10 * time.Second
 
-// startDNS serves zonePath the way main does (UDP, and TCP on the same port),
+// startDNS serves zonePath the way main does (TCP, and UDP on the same port),
 // on two loops, and returns the address; it stops when the test ends.
 func startDNS(t *testing.T, zonePath string) string {
 	t.Helper()
@@ -39,7 +39,12 @@ func startDNS(t *testing.T, zonePath string) string {
 				t.Errorf("ServePacket: %v", err)
 			}
 		})
-		return e.Addrs()[0].String()
+		for _, a := range e.Addrs() {
+			if a.Network() == "udp" {
+				return a.String()
+			}
+		}
+		t.Fatalf("no UDP address among %v", e.Addrs())
 	case err := <-served:
 		cancel()
 		t.Fatalf("the server did not start: %v", err)

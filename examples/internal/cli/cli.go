@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -57,10 +56,6 @@ type Flags struct {
 	ProxyTrust    string
 	// Logger is set by the example, not by flags: nil means text to stderr.
 	Logger *slog.Logger
-	// AlsoListen, set by the example, runs once the engine listens on -addr,
-	// with the address bound (the port the kernel chose for ":0"), before the
-	// engine starts: a DNS server listens on TCP on its UDP port there.
-	AlsoListen func(e *shard.Engine, bound net.Addr) error
 }
 
 // Register adds -addr, -loops, -pin, -balance, -reuseport, -wait, -drain,
@@ -218,31 +213,33 @@ func runWithSignals(f *Flags, serve func(ctx context.Context) error) error {
 // Serve is Run with the context given: it serves until ctx ends. ready, when not
 // nil, is called with the engine once it runs (tests read its address).
 func Serve(ctx context.Context, f *Flags, setup func(e *shard.Engine) (transport.Handler, error), ready func(*shard.Engine)) error {
-	return serve(ctx, f, func(e *shard.Engine) (net.Addr, error) {
+	return serve(ctx, f, func(e *shard.Engine) error {
 		h, err := setup(e)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		network, address := Network(f.Addr)
-		return e.Listen(network, address, h)
+		_, err = e.Listen(network, address, h)
+		return err
 	}, ready)
 }
 
 // ServePacket is Serve for a datagram server (see RunPacket).
 func ServePacket(ctx context.Context, f *Flags, setup func(e *shard.Engine) (transport.PacketHandler, error), ready func(*shard.Engine)) error {
-	return serve(ctx, f, func(e *shard.Engine) (net.Addr, error) {
+	return serve(ctx, f, func(e *shard.Engine) error {
 		h, err := setup(e)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		network, address := Network(f.Addr)
 		network = map[string]string{"tcp": "udp", "unix": "unixgram"}[network]
-		return e.ListenPacket(network, address, h)
+		_, err = e.ListenPacket(network, address, h)
+		return err
 	}, ready)
 }
 
 // serve makes the engine, has listen open what it serves, and runs it.
-func serve(ctx context.Context, f *Flags, listen func(e *shard.Engine) (net.Addr, error), ready func(*shard.Engine)) error {
+func serve(ctx context.Context, f *Flags, listen func(e *shard.Engine) error, ready func(*shard.Engine)) error {
 	logger := f.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -255,11 +252,7 @@ func serve(ctx context.Context, f *Flags, listen func(e *shard.Engine) (net.Addr
 	if err != nil {
 		return err
 	}
-	bound, err := listen(e)
-	if err == nil && f.AlsoListen != nil {
-		err = f.AlsoListen(e, bound)
-	}
-	if err != nil {
+	if err := listen(e); err != nil {
 		e.Close()
 		return err
 	}
