@@ -6,6 +6,8 @@ import (
 	"net/netip"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sycamore-go/sycamore/internal/sys"
 )
 
 // packetIO: without recvmmsg and sendmmsg, a PacketConn moves one datagram a
@@ -20,7 +22,7 @@ func (io *packetIO) batch() int { return 1 }
 
 func (pc *PacketConn) readBatch() (int, error) {
 	buf := pc.readBuffer()[:pc.cfg.MaxPacket]
-	n, _, flags, from, err := unix.Recvmsg(pc.fd, buf, nil, unix.MSG_DONTWAIT)
+	n, _, flags, from, err := sys.Recvmsg(pc.fd, buf, nil, unix.MSG_DONTWAIT)
 	if err != nil {
 		return 0, err
 	}
@@ -35,9 +37,9 @@ func (pc *PacketConn) writeBatch() (int, error) {
 	data := q.data[p.off : p.off+p.n]
 	var err error
 	if p.to.empty() {
-		_, err = unix.Write(pc.fd, data)
+		_, err = sys.Write(pc.fd, data)
 	} else {
-		err = unix.Sendto(pc.fd, data, 0, p.to.sa)
+		err = sys.Sendto(pc.fd, data, 0, p.to.sa)
 	}
 	if err != nil {
 		return 0, err

@@ -62,3 +62,10 @@ var (
 	// Dup duplicates an fd (the poller's, for parking in the Go runtime's poller).
 	Dup = unix.Dup
 )
+
+// Datagram calls for systems without recvmmsg and sendmmsg (see mmsg_linux.go):
+// one datagram a call.
+var (
+	Recvmsg = unix.Recvmsg
+	Sendto  = unix.Sendto
+)
