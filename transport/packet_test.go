@@ -4,8 +4,8 @@ package transport_test
 
 import (
 	"encoding/binary"
-	"io"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"path/filepath"
