@@ -11,8 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/sycamore-go/sycamore/benchmarks/internal/harness"
 )
 
 // The parent runs each client as a copy of its own executable with the
@@ -134,7 +135,7 @@ func clientMain(config string) int {
 		fmt.Fprintf(os.Stderr, "soak client %d: deadline passed; exiting\n", cfg.Index)
 		os.Exit(3)
 	})
-	limit, err := raiseNoFile()
+	limit, err := harness.RaiseNoFile()
 	if err != nil || limit < uint64(cfg.Conns+fdReserve) {
 		fmt.Fprintf(os.Stderr, "soak client %d: RLIMIT_NOFILE %d (%v): want %d conns + %d\n", cfg.Index, limit, err, cfg.Conns, fdReserve)
 		return 2
@@ -184,26 +185,6 @@ func serveCommands(cl *client, r io.Reader, w io.Writer) {
 	final := cl.snapshot(-1)
 	final.Final, final.Unfinished = true, int64(unfinished)
 	emit(final)
-}
-
-// raiseNoFile sets this process's soft RLIMIT_NOFILE to its hard limit (Go
-// does this at start-up too, since 1.19; this makes it explicit and checks
-// it) and returns the soft limit now in force.
-func raiseNoFile() (uint64, error) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, fmt.Errorf("getrlimit: %w", err)
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			return 0, fmt.Errorf("setrlimit: %w", err)
-		}
-	}
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, fmt.Errorf("getrlimit: %w", err)
-	}
-	return lim.Cur, nil
 }
 
 // selfRSS is this process's VmRSS in bytes, 0 if unreadable.

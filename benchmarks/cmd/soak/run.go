@@ -47,7 +47,7 @@ type result struct {
 // run builds and starts the server, soaks it, tears everything down and
 // judges the result. An error means the soak could not run at all.
 func run(ctx context.Context, cfg config) (*result, error) {
-	limit, err := raiseNoFile()
+	limit, err := harness.RaiseNoFile()
 	if err != nil {
 		return nil, err
 	}
